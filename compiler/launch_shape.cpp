@@ -1,0 +1,25 @@
+#include "compiler/launch_shape.h"
+
+namespace kvjit {
+
+LaunchShape launch_shape(const Spec& spec) {
+  LaunchShape shape;
+  if (spec.kind == Kind::append) return shape;
+  // Mirrors DecodeShape in templates/kvjit/decode.cuh: lanes per row and 8-element vectors per lane.
+  const int vectors = spec.head_dim / 8;
+  int lanes = 1;
+  while (lanes < vectors && lanes < 32) lanes *= 2;
+  const int vec_per_lane = (vectors + lanes - 1) / lanes;
+  // Each head costs 2 * 8 * vec_per_lane registers per lane (q slice and output accumulator); keep that
+  // at 128 so nothing spills, then take the largest divisor of gqa that fits.
+  const int max_heads = vec_per_lane == 1 ? 8 : 4;
+  for (int h = max_heads; h >= 1; --h)
+    if (spec.gqa % h == 0) {
+      shape.heads_per_cta = h;
+      break;
+    }
+  shape.unroll = shape.heads_per_cta * vec_per_lane <= 4 ? 4 : 2;
+  return shape;
+}
+
+}  // namespace kvjit

@@ -1,0 +1,19 @@
+// Launch geometry decided at specialization time. The specializer bakes it into the kernel and the runtime
+// uses the same numbers for the grid, so there is one source of truth.
+#pragma once
+
+#include "compiler/spec.h"
+
+namespace kvjit {
+
+struct LaunchShape {
+  int warps = 4;          // threads per CTA = 32 * warps
+  int heads_per_cta = 1;  // decode: query heads of one KV group handled by one CTA (divides gqa)
+  int unroll = 2;         // decode: token steps whose loads are issued together
+  int threads() const { return 32 * warps; }
+  int chunks(const Spec& spec) const { return spec.gqa / heads_per_cta; }
+};
+
+LaunchShape launch_shape(const Spec& spec);
+
+}  // namespace kvjit

@@ -1,0 +1,265 @@
+#include "compiler/spec.h"
+
+#include <array>
+#include <functional>
+#include <optional>
+#include <vector>
+
+namespace kvjit {
+namespace {
+
+// One name table per enum: the single registry of spelled values (parse, print and error text use it).
+constexpr std::array<std::string_view, 2> kKindNames{"decode", "append"};
+constexpr std::array<std::string_view, 6> kKvNames{"f16", "bf16", "int8", "q8", "e4m3", "e5m2"};
+constexpr std::array<std::string_view, 2> kQNames{"f16", "bf16"};
+constexpr std::array<std::string_view, 2> kLayoutNames{"nhd", "hnd"};
+constexpr std::array<std::string_view, 2> kPagingNames{"table", "csr"};
+
+// Architectures the templates are written for (Ampere and newer: cp.async, bf16, ldmatrix).
+struct ArchName {
+  int sm;
+  bool arch_specific;
+};
+constexpr std::array<ArchName, 13> kArchs{{{0, false},
+                                           {80, false},
+                                           {86, false},
+                                           {87, false},
+                                           {89, false},
+                                           {90, false},
+                                           {90, true},
+                                           {100, false},
+                                           {100, true},
+                                           {103, false},
+                                           {103, true},
+                                           {120, false},
+                                           {120, true}}};
+
+template <size_t N>
+std::string join(const std::array<std::string_view, N>& names) {
+  std::string out;
+  for (size_t i = 0; i < N; ++i) out += (i ? ", " : "") + std::string(names[i]);
+  return out;
+}
+
+std::string allowed_archs() {
+  std::string out;
+  for (const ArchName& a : kArchs) out += (out.empty() ? "" : ", ") + to_string(Arch{a.sm, a.arch_specific});
+  return out;
+}
+
+template <typename E, size_t N>
+std::optional<E> lookup(const std::array<std::string_view, N>& names, std::string_view text) {
+  for (size_t i = 0; i < N; ++i)
+    if (names[i] == text) return static_cast<E>(i);
+  return std::nullopt;
+}
+
+// Strict decimal: digits only, no sign, no hex, no float, at most 9 digits (no overflow).
+std::optional<int> parse_int(std::string_view text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  int v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+bool is_pow2(int v) { return v > 0 && (v & (v - 1)) == 0; }
+
+Error field_error(std::string_view name, std::string_view value, std::string_view rule) {
+  return make_error(ErrorKind::invalid_spec,
+                    std::string(name) + "=" + std::string(value) + ": " + std::string(rule));
+}
+
+// Range rules, shared by parse (value as typed) and validate (value as stored).
+std::string head_dim_rule(KvDtype kv) {
+  return kv == KvDtype::q8 ? "must be a multiple of 32 in [32, 512] for kv=q8"
+                           : "must be a multiple of 16 in [32, 512]";
+}
+constexpr std::string_view kPageRule = "must be a power of two in [1, 256]";
+constexpr std::string_view kGqaRule = "must be an integer in [1, 64]";
+
+bool head_dim_ok(int v, KvDtype kv) {
+  int step = kv == KvDtype::q8 ? 32 : 16;
+  return v >= 32 && v <= 512 && v % step == 0;
+}
+bool page_ok(int v) { return is_pow2(v) && v <= 256; }
+bool gqa_ok(int v) { return v >= 1 && v <= 64; }
+
+// The field table: order here is the canonical print order.
+struct Field {
+  std::string_view key;        // canonical key
+  std::string_view long_name;  // accepted on input, used in errors
+  std::function<std::optional<std::string>(Spec&, std::string_view)> parse;  // returns the rule on failure
+  std::function<std::string(const Spec&)> print;
+};
+
+template <typename E, size_t N>
+Field enum_field(std::string_view key, std::string_view long_name, E Spec::*member,
+                 const std::array<std::string_view, N>& names) {
+  return Field{key, long_name,
+               [member, &names](Spec& s, std::string_view v) -> std::optional<std::string> {
+                 auto e = lookup<E>(names, v);
+                 if (!e) return "must be one of " + join(names);
+                 s.*member = *e;
+                 return std::nullopt;
+               },
+               [member, &names](const Spec& s) { return std::string(names[static_cast<size_t>(s.*member)]); }};
+}
+
+Field int_field(std::string_view key, std::string_view long_name, int Spec::*member, std::string rule) {
+  return Field{key, long_name,
+               [member, rule](Spec& s, std::string_view v) -> std::optional<std::string> {
+                 auto n = parse_int(v);
+                 if (!n) return rule;
+                 s.*member = *n;
+                 return std::nullopt;
+               },
+               [member](const Spec& s) { return std::to_string(s.*member); }};
+}
+
+const std::vector<Field>& fields() {
+  static const std::vector<Field> table = {
+      // head_dim's rule depends on kv; its parse accepts any integer and validate() applies the rule.
+      int_field("hd", "head_dim", &Spec::head_dim, "must be a multiple of 16 in [32, 512]"),
+      int_field("page", "page_size", &Spec::page_size, std::string(kPageRule)),
+      int_field("gqa", "gqa", &Spec::gqa, std::string(kGqaRule)),
+      enum_field("kv", "kv", &Spec::kv, kKvNames),
+      enum_field("q", "q", &Spec::q, kQNames),
+      enum_field("layout", "layout", &Spec::layout, kLayoutNames),
+      enum_field("paging", "paging", &Spec::paging, kPagingNames),
+      Field{"arch", "arch",
+            [](Spec& s, std::string_view v) -> std::optional<std::string> {
+              auto a = parse_arch(v);
+              if (!a) return "must be one of " + allowed_archs();
+              s.arch = *a;
+              return std::nullopt;
+            },
+            [](const Spec& s) { return to_string(s.arch); }},
+  };
+  return table;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string known_fields() {
+  std::string out;
+  for (const Field& f : fields()) {
+    out += (out.empty() ? "" : ", ") + std::string(f.key);
+    if (f.long_name != f.key) out += " (" + std::string(f.long_name) + ")";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view to_string(Kind v) { return kKindNames[static_cast<size_t>(v)]; }
+std::string_view to_string(KvDtype v) { return kKvNames[static_cast<size_t>(v)]; }
+std::string_view to_string(QDtype v) { return kQNames[static_cast<size_t>(v)]; }
+std::string_view to_string(Layout v) { return kLayoutNames[static_cast<size_t>(v)]; }
+std::string_view to_string(Paging v) { return kPagingNames[static_cast<size_t>(v)]; }
+
+std::string to_string(Arch v) {
+  if (v.is_auto()) return "auto";
+  return "sm_" + std::to_string(v.sm) + (v.arch_specific ? "a" : "");
+}
+
+Result<Arch> parse_arch(std::string_view text) {
+  for (const ArchName& a : kArchs) {
+    Arch arch{a.sm, a.arch_specific};
+    if (to_string(arch) == text) return arch;
+  }
+  return field_error("arch", text, "must be one of " + allowed_archs());
+}
+
+int kv_element_bytes(KvDtype v) { return v == KvDtype::f16 || v == KvDtype::bf16 ? 2 : 1; }
+
+Status validate(const Spec& s) {
+  if (static_cast<size_t>(s.kind) >= kKindNames.size())
+    return field_error("kind", std::to_string(static_cast<int>(s.kind)), "must be one of " + join(kKindNames));
+  if (static_cast<size_t>(s.kv) >= kKvNames.size())
+    return field_error("kv", std::to_string(static_cast<int>(s.kv)), "must be one of " + join(kKvNames));
+  if (static_cast<size_t>(s.q) >= kQNames.size())
+    return field_error("q", std::to_string(static_cast<int>(s.q)), "must be one of " + join(kQNames));
+  if (static_cast<size_t>(s.layout) >= kLayoutNames.size())
+    return field_error("layout", std::to_string(static_cast<int>(s.layout)),
+                       "must be one of " + join(kLayoutNames));
+  if (static_cast<size_t>(s.paging) >= kPagingNames.size())
+    return field_error("paging", std::to_string(static_cast<int>(s.paging)),
+                       "must be one of " + join(kPagingNames));
+  if (!head_dim_ok(s.head_dim, s.kv))
+    return field_error("head_dim", std::to_string(s.head_dim), head_dim_rule(s.kv));
+  if (!page_ok(s.page_size)) return field_error("page_size", std::to_string(s.page_size), kPageRule);
+  if (!gqa_ok(s.gqa)) return field_error("gqa", std::to_string(s.gqa), kGqaRule);
+  bool arch_known = false;
+  for (const ArchName& a : kArchs) arch_known |= (a.sm == s.arch.sm && a.arch_specific == s.arch.arch_specific);
+  if (!arch_known) return field_error("arch", to_string(s.arch), "must be one of " + allowed_archs());
+  return Ok{};
+}
+
+Result<Spec> parse_spec(std::string_view text) {
+  std::string_view rest = trim(text);
+  if (rest.empty())
+    return make_error(ErrorKind::invalid_spec, "empty spec: expected <kind>:<field>=<value>,... (kind: " +
+                                                   join(kKindNames) + ")");
+  Spec spec;
+  size_t colon = rest.find(':');
+  std::string_view kind_text = trim(rest.substr(0, colon));
+  auto kind = lookup<Kind>(kKindNames, kind_text);
+  if (!kind) return field_error("kind", kind_text, "must be one of " + join(kKindNames));
+  spec.kind = *kind;
+  rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+
+  std::vector<bool> seen(fields().size(), false);
+  while (!trim(rest).empty()) {
+    size_t comma = rest.find(',');
+    std::string_view item = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    size_t eq = item.find('=');
+    if (item.empty() || eq == std::string_view::npos)
+      return make_error(ErrorKind::invalid_spec,
+                        "'" + std::string(item) + "': expected <field>=<value> (fields: " + known_fields() + ")");
+    std::string_view key = trim(item.substr(0, eq));
+    std::string_view value = trim(item.substr(eq + 1));
+    size_t index = 0;
+    while (index < fields().size() && fields()[index].key != key && fields()[index].long_name != key) ++index;
+    if (index == fields().size())
+      return make_error(ErrorKind::invalid_spec,
+                        "unknown field '" + std::string(key) + "' (fields: " + known_fields() + ")");
+    const Field& field = fields()[index];
+    if (seen[index])
+      return make_error(ErrorKind::invalid_spec, std::string(field.long_name) + " given twice");
+    seen[index] = true;
+    if (auto rule = field.parse(spec, value)) return field_error(field.long_name, value, *rule);
+  }
+  KVJIT_TRY(validate(spec));
+  return spec;
+}
+
+std::string to_string(const Spec& spec) {
+  std::string out(to_string(spec.kind));
+  char sep = ':';
+  for (const Field& f : fields()) {
+    out += sep;
+    out += f.key;
+    out += '=';
+    out += f.print(spec);
+    sep = ',';
+  }
+  return out;
+}
+
+std::string file_stem(const Spec& spec) {
+  std::string out;
+  for (char c : to_string(spec)) out += (c == ':' || c == ',' || c == '=') ? '_' : c;
+  return out;
+}
+
+std::string kernel_symbol(const Spec& spec) { return "kvjit_" + file_stem(spec); }
+
+}  // namespace kvjit

@@ -1,0 +1,73 @@
+// Spec: the one value that describes a kernel. Its canonical text names the kernel symbol, the dump files,
+// the cache key's first input, and is what users write in shape lists:
+//
+//   decode:hd=128,page=16,gqa=4,kv=e4m3,q=f16,layout=nhd,paging=table,arch=sm_90
+//
+// Input accepts fields in any order, long names (head_dim, page_size) and defaults for missing fields;
+// to_string() prints every base field in the order above. Options added later print only when set, so
+// adding one never renames an existing kernel or invalidates its cache entries.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "compiler/result.h"
+
+namespace kvjit {
+
+enum class Kind : uint8_t { decode, append };
+enum class KvDtype : uint8_t { f16, bf16, int8, q8, e4m3, e5m2 };
+enum class QDtype : uint8_t { f16, bf16 };
+// nhd = [pages, page_size, kv_heads, head_dim]; hnd = [pages, kv_heads, page_size, head_dim].
+enum class Layout : uint8_t { nhd, hnd };
+// table = block table + seq lens (vLLM); csr = indptr / indices / last_page_len (FlashInfer).
+enum class Paging : uint8_t { table, csr };
+
+// Target architecture: sm_<sm>[a]; sm == 0 means "auto" (resolved from the device by the runtime).
+struct Arch {
+  int sm = 0;
+  bool arch_specific = false;  // the 'a' suffix (sm_90a): arch-specific features, no forward compatibility
+  bool is_auto() const { return sm == 0; }
+  bool operator==(const Arch&) const = default;
+};
+
+struct Spec {
+  Kind kind = Kind::decode;
+  int head_dim = 128;
+  int page_size = 16;
+  int gqa = 1;  // query heads per KV head
+  KvDtype kv = KvDtype::f16;
+  QDtype q = QDtype::f16;
+  Layout layout = Layout::nhd;
+  Paging paging = Paging::table;
+  Arch arch{};
+
+  bool operator==(const Spec&) const = default;
+};
+
+// Parses spec text; the result is validated. Errors name the field, the value given and what is allowed.
+Result<Spec> parse_spec(std::string_view text);
+// Checks ranges and cross-field rules of a spec built in code.
+Status validate(const Spec& spec);
+
+// Canonical text form (see above). parse_spec(to_string(s)) == s for every valid spec.
+std::string to_string(const Spec& spec);
+// C identifier for the kernel's extern "C" entry, derived from the canonical text.
+std::string kernel_symbol(const Spec& spec);
+// File name stem for dumps: the symbol without its prefix (no characters a shell or filesystem dislikes).
+std::string file_stem(const Spec& spec);
+
+std::string_view to_string(Kind v);
+std::string_view to_string(KvDtype v);
+std::string_view to_string(QDtype v);
+std::string_view to_string(Layout v);
+std::string_view to_string(Paging v);
+std::string to_string(Arch v);
+
+Result<Arch> parse_arch(std::string_view text);
+
+// Bytes of one stored KV element (q8 and int8: 1; scales are stored separately).
+int kv_element_bytes(KvDtype v);
+
+}  // namespace kvjit

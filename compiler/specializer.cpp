@@ -1,0 +1,78 @@
+#include "compiler/specializer.h"
+
+#include <fmt/format.h>
+
+namespace kvjit {
+namespace {
+
+std::string_view elem_type(QDtype q) { return q == QDtype::f16 ? "kvjit::ElemF16" : "kvjit::ElemBF16"; }
+
+Result<std::string> format_type(KvDtype kv) {
+  switch (kv) {
+    case KvDtype::f16: return std::string("kvjit::FormatF16");
+    case KvDtype::bf16: return std::string("kvjit::FormatBF16");
+    case KvDtype::int8: return std::string("kvjit::FormatInt8");
+    default:
+      return make_error(ErrorKind::invalid_spec,
+                        fmt::format("kv={}: no kernel template for this format yet (available: f16, bf16, int8)",
+                                    to_string(kv)));
+  }
+}
+
+}  // namespace
+
+Result<SpecializedSource> specialize(const Spec& spec) {
+  KVJIT_TRY(validate(spec));
+  if (spec.arch.is_auto())
+    return make_error(ErrorKind::invalid_spec,
+                      "arch=auto: compiling needs a concrete arch (e.g. sm_90); the runtime resolves auto from the device");
+  auto format = format_type(spec.kv);
+  if (!format) return format.error();
+
+  SpecializedSource out;
+  out.spec = spec;
+  out.symbol = kernel_symbol(spec);
+  out.file_name = file_stem(spec) + ".cu";
+  out.shape = launch_shape(spec);
+  const LaunchShape& shape = out.shape;
+  const bool decode = spec.kind == Kind::decode;
+  const std::string page = std::to_string(spec.page_size);
+
+  std::string config = fmt::format(
+      "struct Config {{\n"
+      "  static constexpr int kHeadDim = {};\n"
+      "  static constexpr int kPageSize = {};\n"
+      "  static constexpr int kGqa = {};\n"
+      "  static constexpr int kHeadsPerCta = {};\n"
+      "  static constexpr int kWarps = {};\n"
+      "  static constexpr int kUnroll = {};\n"
+      "  typedef {} QElem;\n"
+      "  typedef {} Format;\n"
+      "  typedef kvjit::{}<{}> Paging;\n"
+      "  typedef kvjit::{}<{}> Layout;\n"
+      "}};\n",
+      spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, elem_type(spec.q),
+      *format, spec.paging == Paging::table ? "PagingTable" : "PagingCsr", page,
+      spec.layout == Layout::nhd ? "LayoutNhd" : "LayoutHnd", page);
+
+  out.source = fmt::format(
+      "// kvjit specialized kernel\n"
+      "// spec: {spec}\n"
+      "#include \"kvjit/{header}.cuh\"\n"
+      "\n"
+      "namespace {{\n"
+      "{config}"
+      "}}  // namespace\n"
+      "\n"
+      "extern \"C\" __global__ void __launch_bounds__({threads})\n"
+      "{symbol}(const __grid_constant__ kvjit::{params} p) {{\n"
+      "  kvjit::{body}<Config>(p);\n"
+      "}}\n",
+      fmt::arg("spec", to_string(spec)), fmt::arg("header", decode ? "decode" : "append"),
+      fmt::arg("config", config), fmt::arg("threads", shape.threads()), fmt::arg("symbol", out.symbol),
+      fmt::arg("params", decode ? "DecodeParams" : "AppendParams"),
+      fmt::arg("body", decode ? "decode_body" : "append_body"));
+  return out;
+}
+
+}  // namespace kvjit

@@ -1,0 +1,18 @@
+# Writes a C++ source that holds the bytes of every template file, so the library needs no files at run
+# time. Run as: cmake -DOUT=<file.cpp> -DROOT=<templates dir> -DFILES="a;b" -P embed.cmake
+set(body "// Generated from templates/ by templates/embed.cmake. Do not edit.\n#include \"compiler/template_files.h\"\n\nnamespace kvjit {\nnamespace {\n")
+set(index 0)
+set(table "")
+foreach(rel IN LISTS FILES)
+  file(READ "${ROOT}/${rel}" hex HEX)
+  string(LENGTH "${hex}" hex_len)
+  math(EXPR size "${hex_len} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(APPEND body "const unsigned char kFile${index}[] = {${bytes}0x00};\n")
+  string(APPEND table "    {\"${rel}\", std::string_view(reinterpret_cast<const char*>(kFile${index}), ${size})},\n")
+  math(EXPR index "${index} + 1")
+endforeach()
+string(APPEND body "}  // namespace\n\nconst std::vector<TemplateFile>& embedded_template_files() {\n  static const std::vector<TemplateFile> files = {\n${table}  };\n  return files;\n}\n\n}  // namespace kvjit\n")
+file(WRITE "${OUT}.tmp" "${body}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")

@@ -1,0 +1,174 @@
+// kvjit dump: compile specs and write everything needed to inspect them.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "compiler/models.h"
+#include "compiler/nvrtc_backend.h"
+#include "tools/commands.h"
+
+namespace kvjit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct DumpOptions {
+  std::vector<std::string> specs;
+  std::string out_dir = "kvjit-dump";
+  std::string model;
+  std::string kv = "f16";
+  std::string arch = "sm_90";
+  int jobs = 0;
+};
+
+void write_file(const fs::path& path, const void* data, size_t size) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+  if (!out) throw KvjitError(make_error(ErrorKind::io, "cannot write " + path.string()));
+}
+void write_text(const fs::path& path, const std::string& text) { write_file(path, text.data(), text.size()); }
+
+bool on_path(const char* tool) {
+  const char* path = std::getenv("PATH");
+  if (path == nullptr) return false;
+  std::string_view rest(path);
+  while (!rest.empty()) {
+    const size_t colon = rest.find(':');
+    const fs::path candidate = fs::path(std::string(rest.substr(0, colon))) / tool;
+    if (access(candidate.c_str(), X_OK) == 0) return true;
+    rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
+  }
+  return false;
+}
+
+nlohmann::json report_json(const CompiledKernel& k) {
+  return {{"spec", to_string(k.spec)},
+          {"symbol", k.symbol},
+          {"backend", nvrtc_identity()},
+          {"options", k.options},
+          {"compile_ms", k.compile_ms},
+          {"registers", k.resources.registers},
+          {"shared_bytes", k.resources.shared_bytes},
+          {"stack_bytes", k.resources.stack_bytes},
+          {"spill_store_bytes", k.resources.spill_store_bytes},
+          {"spill_load_bytes", k.resources.spill_load_bytes},
+          {"threads_per_cta", k.shape.threads()},
+          {"heads_per_cta", k.shape.heads_per_cta},
+          {"ptx_bytes", k.ptx.size()},
+          {"cubin_bytes", k.cubin.size()}};
+}
+
+void write_dump(const fs::path& dir, const SpecializedSource& src, const CompiledKernel& k) {
+  const fs::path stem = dir / file_stem(k.spec);
+  write_text(stem.string() + ".cu", src.source);
+  write_text(stem.string() + ".ptx", k.ptx);
+  write_file(stem.string() + ".cubin", k.cubin.data(), k.cubin.size());
+  write_text(stem.string() + ".log", k.log);
+  write_text(stem.string() + ".json", report_json(k).dump(2) + "\n");
+  const char* disassembler = on_path("cuobjdump") ? "cuobjdump -sass" : on_path("nvdisasm") ? "nvdisasm" : nullptr;
+  if (disassembler != nullptr) {
+    const std::string cmd = fmt::format("{} '{}.cubin' > '{}.sass' 2>/dev/null", disassembler, stem.string(), stem.string());
+    if (std::system(cmd.c_str()) != 0) fs::remove(stem.string() + ".sass");
+  }
+}
+
+// Writes the templates next to the .cu files so a dump recompiles as is (nvcc -I DIR).
+void write_templates(const fs::path& dir, const TemplateSet& templates) {
+  for (size_t i = 0; i < templates.names.size(); ++i) {
+    const fs::path path = dir / templates.names[i];
+    fs::create_directories(path.parent_path());
+    write_text(path, templates.texts[i]);
+  }
+}
+
+Result<std::vector<Spec>> collect_specs(const DumpOptions& o) {
+  std::vector<Spec> specs;
+  for (const std::string& text : o.specs) {
+    auto spec = parse_spec(text);
+    if (!spec) return spec.error();
+    specs.push_back(*spec);
+  }
+  if (!o.model.empty()) {
+    auto model = find_model(o.model);
+    if (!model) return make_error(ErrorKind::invalid_spec, model.error().message);
+    auto base = parse_spec(fmt::format("decode:kv={},arch={}", o.kv, o.arch));
+    if (!base) return base.error();
+    for (const Spec& s : model_specs(*model, *base)) specs.push_back(s);
+  }
+  if (specs.empty()) return make_error(ErrorKind::invalid_spec, "nothing to dump: give SPEC... or --model NAME");
+  return specs;
+}
+
+int run_dump(const DumpOptions& o) {
+  auto specs = collect_specs(o);
+  if (!specs) {
+    fmt::print(stderr, "kvjit dump: {}\n", specs.error().message);
+    return kExitUsage;
+  }
+  auto templates = load_templates();
+  if (!templates) {
+    fmt::print(stderr, "kvjit dump: {}\n", templates.error().message);
+    return kExitFailure;
+  }
+  const fs::path dir(o.out_dir);
+  fs::create_directories(dir);
+  write_templates(dir, *templates);
+
+  const size_t n = specs->size();
+  std::vector<std::optional<Result<CompiledKernel>>> results(n);
+  std::vector<std::optional<Result<SpecializedSource>>> sources(n);
+  std::atomic<size_t> next{0};
+  const int jobs = o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::min<int>(jobs, static_cast<int>(n)); ++t)
+    pool.emplace_back([&] {
+      for (size_t i = next++; i < n; i = next++) {
+        sources[i] = specialize((*specs)[i]);
+        results[i] = sources[i]->ok() ? compile_nvrtc(sources[i]->value(), *templates)
+                                      : Result<CompiledKernel>(sources[i]->error());
+      }
+    });
+  for (std::thread& t : pool) t.join();
+
+  int failed = 0;
+  fmt::print("{:<76} {:>10} {:>5} {:>7} {:>7}\n", "spec", "compile_ms", "regs", "smem", "spills");
+  for (size_t i = 0; i < n; ++i) {
+    const Result<CompiledKernel>& r = *results[i];
+    if (!r) {
+      ++failed;
+      // Keep the specialized source of a failed compile: the error points into it.
+      if (sources[i]->ok()) write_text((dir / file_stem((*specs)[i])).string() + ".cu", sources[i]->value().source);
+      fmt::print("{:<76} {:>10}\n", to_string((*specs)[i]), "FAILED");
+      fmt::print(stderr, "kvjit dump: {}\n", r.error().message);
+      continue;
+    }
+    write_dump(dir, sources[i]->value(), *r);
+    const ResourceReport& res = r->resources;
+    fmt::print("{:<76} {:>10.1f} {:>5} {:>7} {:>7}\n", to_string(r->spec), r->compile_ms, res.registers,
+               res.shared_bytes, res.spill_store_bytes + res.spill_load_bytes);
+  }
+  fmt::print("wrote {} kernel(s) to {}{}\n", n - failed, dir.string(), failed ? fmt::format(", {} failed", failed) : "");
+  return failed ? kExitFailure : kExitOk;
+}
+
+}  // namespace
+
+Action add_dump_command(CLI::App& app) {
+  auto o = std::make_shared<DumpOptions>();
+  CLI::App* cmd = app.add_subcommand("dump", "Compile specs and write .cu, .ptx, .cubin, .log, .json (and .sass)");
+  cmd->add_option("spec", o->specs, "Kernel specs, e.g. 'decode:hd=128,page=16,gqa=4,kv=f16,q=f16,arch=sm_90'");
+  cmd->add_option("-o,--out", o->out_dir, "Output directory")->capture_default_str();
+  cmd->add_option("--model", o->model, "Also dump the kernels of a built-in model preset (kvjit models)");
+  cmd->add_option("--kv", o->kv, "KV dtype for --model")->capture_default_str();
+  cmd->add_option("--arch", o->arch, "Target arch for --model")->capture_default_str();
+  cmd->add_option("-j,--jobs", o->jobs, "Parallel compiles (default: CPU count)");
+  return [o] { return run_dump(*o); };
+}
+
+}  // namespace kvjit::cli
