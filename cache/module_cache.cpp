@@ -1,0 +1,157 @@
+#include "cache/module_cache.h"
+
+#include <fmt/format.h>
+
+#include "compiler/specializer.h"
+
+namespace kvjit {
+namespace {
+
+void warn_stderr(const std::string& message) { fmt::print(stderr, "kvjit: cache: {}\n", message); }
+
+}  // namespace
+
+ModuleCache::ModuleCache(ModuleCacheOptions options) : ModuleCache(std::move(options), std::nullopt) {}
+
+ModuleCache::ModuleCache(ModuleCacheOptions o, std::optional<Error> context_error)
+    : config_(std::move(o.config)),
+      context_(std::move(o.context)),
+      context_error_(std::move(context_error)),
+      files_(o.files != nullptr ? o.files : &posix_file_ops()),
+      warn_(o.warn ? std::move(o.warn) : WarnFn(warn_stderr)),
+      lock_wait_(o.lock_wait) {
+  for (const std::string& w : config_.warnings) warn_(w);
+  if (config_.disk_enabled()) {
+    auto disk = DiskTier::open(*files_, config_.dir, config_.max_bytes);
+    if (disk)
+      disk_ = std::move(*disk);
+    else
+      warn_(disk.error().message + "; caching in memory only");
+  }
+  default_compile_ = [this](const Spec& spec) -> Result<CompiledKernel> {
+    auto src = specialize(spec);
+    if (!src) return src.error();
+    return compile_nvrtc(*src, context_.templates, context_.options);
+  };
+}
+
+ModuleCache& ModuleCache::global() {
+  static ModuleCache cache = [] {
+    ModuleCacheOptions o;
+    o.config = cache_config_from_env();
+    auto context = default_key_context();
+    if (context) o.context = std::move(*context);
+    return ModuleCache(std::move(o), context ? std::nullopt : std::optional<Error>(context.error()));
+  }();
+  return cache;
+}
+
+CompileFn ModuleCache::default_compiler() const { return default_compile_; }
+
+Result<Key> ModuleCache::key_for(const Spec& spec) {
+  if (auto key = keys_.find(spec)) return *key;
+  if (context_error_) return *context_error_;
+  auto key = cache_key(spec, context_);
+  if (key) keys_.insert(spec, *key);
+  return key;
+}
+
+std::shared_ptr<const Entry> ModuleCache::find(const Key& key) const { return memory_.find(key); }
+
+Result<std::shared_ptr<const Entry>> ModuleCache::get_or_compile(const Spec& spec) {
+  return get_or_compile(spec, default_compile_);
+}
+
+Result<std::shared_ptr<const Entry>> ModuleCache::get_or_compile(const Spec& spec, const CompileFn& compile) {
+  auto key = key_for(spec);
+  if (!key) return key.error();
+  if (auto hit = memory_.find(*key)) return hit;
+  bool waited = false;
+  auto result = memory_.get_or_produce(*key, [&] { return load_or_compile(*key, spec, compile); }, &waited);
+  if (waited) counters_.coalesced.fetch_add(1, std::memory_order_relaxed);
+  return result;
+}
+
+Result<std::shared_ptr<const Entry>> ModuleCache::recompile(const Spec& spec, const CompileFn& compile) {
+  auto key = key_for(spec);
+  if (!key) return key.error();
+  evict(*key);
+  return get_or_compile(spec, compile);
+}
+
+void ModuleCache::evict(const Key& key) {
+  const bool from_memory = memory_.erase(key);
+  const bool from_disk = disk_ && disk_->remove(key);
+  if (from_memory || from_disk) counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
+}
+
+Counters ModuleCache::counters() const { return counters_.snapshot(memory_.hits()); }
+
+void ModuleCache::warn_once(std::atomic<bool>& flag, const std::string& message) {
+  if (!flag.exchange(true)) warn_(message);
+}
+
+std::shared_ptr<const Entry> ModuleCache::load_from_disk(const Key& key) {
+  DiskLoad loaded = disk_->load(key);
+  counters_.bytes_read.fetch_add(loaded.bytes, std::memory_order_relaxed);
+  switch (loaded.outcome) {
+    case DiskLoad::Outcome::hit:
+      counters_.disk_hits.fetch_add(1, std::memory_order_relaxed);
+      return std::move(loaded.entry);
+    case DiskLoad::Outcome::rejected:
+      counters_.corrupt_entries.fetch_add(1, std::memory_order_relaxed);
+      warn_once(warned_corrupt_, "discarded a bad entry (" + loaded.reason + "); recompiling. Further ones are "
+                                 "counted, not reported");
+      return nullptr;
+    case DiskLoad::Outcome::unreadable:
+      counters_.read_failures.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    case DiskLoad::Outcome::absent:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<const Entry>> ModuleCache::load_or_compile(const Key& key, const Spec& spec,
+                                                                  const CompileFn& compile) {
+  if (!disk_) return compile_and_store(key, spec, compile);
+  if (auto hit = load_from_disk(key)) return hit;
+  auto lock = disk_->lock(key, lock_wait_);
+  if (!lock) counters_.lock_failures.fetch_add(1, std::memory_order_relaxed);
+  // Another process may have compiled it while we waited for the lock.
+  if (lock)
+    if (auto hit = load_from_disk(key)) return hit;
+  return compile_and_store(key, spec, compile);  // the lock, if held, is released after the store
+}
+
+Result<std::shared_ptr<const Entry>> ModuleCache::compile_and_store(const Key& key, const Spec& spec,
+                                                                    const CompileFn& compile) {
+  counters_.misses.fetch_add(1, std::memory_order_relaxed);
+  counters_.compiles.fetch_add(1, std::memory_order_relaxed);
+  const auto start = std::chrono::steady_clock::now();
+  Result<CompiledKernel> kernel = compile(spec);
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  counters_.compile_us.fetch_add(static_cast<uint64_t>(us.count()), std::memory_order_relaxed);
+  if (kernel && !(kernel->spec == spec))
+    kernel = make_error(ErrorKind::internal, fmt::format("compile function returned a kernel for {} when asked for {}",
+                                                         to_string(kernel->spec), to_string(spec)));
+  if (!kernel) {
+    counters_.compile_failures.fetch_add(1, std::memory_order_relaxed);
+    return kernel.error();
+  }
+  auto entry = std::make_shared<const Entry>(make_entry(key, *kernel));
+  if (disk_) {
+    auto stored = disk_->store(*entry);
+    if (stored) {
+      counters_.bytes_written.fetch_add(stored->bytes, std::memory_order_relaxed);
+      counters_.evictions.fetch_add(stored->evicted, std::memory_order_relaxed);
+    } else {
+      counters_.write_failures.fetch_add(1, std::memory_order_relaxed);
+      warn_once(warned_write_, "cannot store entries in " + disk_->root().dir() + " (" + stored.error().message +
+                                   "); serving from memory. Further failures are counted, not reported");
+    }
+  }
+  return std::shared_ptr<const Entry>(std::move(entry));
+}
+
+}  // namespace kvjit

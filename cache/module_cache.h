@@ -1,0 +1,92 @@
+// ModuleCache: the cache the rest of kvjit uses. Spec in, verified entry out:
+//
+//   memory (this process) -> disk (this user, every process) -> compile, then publish to both.
+//
+// On a miss it follows check, lock, check again, compile, publish: concurrent threads for one key share one
+// compile (single flight), concurrent processes serialize on a per-key file lock so each key compiles once.
+// Storage failures never fail a request: the compiled entry is returned and served from memory, the failure is
+// counted and reported once. A compile failure is a hard error carrying the compiler's log, options and spec.
+//
+// A runtime that finds an entry unusable (the driver rejects the cubin) says so with evict(entry->key) and asks
+// again once; the second call compiles afresh.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cache/cache_config.h"
+#include "cache/counters.h"
+#include "cache/disk_tier.h"
+#include "cache/entry.h"
+#include "cache/file_ops.h"
+#include "cache/key.h"
+#include "cache/memory_tier.h"
+#include "cache/spec_index.h"
+
+namespace kvjit {
+
+using CompileFn = std::function<Result<CompiledKernel>(const Spec&)>;
+using WarnFn = std::function<void(const std::string&)>;
+
+struct ModuleCacheOptions {
+  CacheConfig config;   // disk tier location and bound; an empty dir means memory only
+  KeyContext context;   // hashed into every key; the default compiler compiles exactly these templates
+  FileOps* files = nullptr;  // default: posix_file_ops()
+  WarnFn warn;               // default: "kvjit: cache: <message>" on stderr
+  std::chrono::milliseconds lock_wait{std::chrono::minutes(2)};  // then compile without the lock
+};
+
+class ModuleCache {
+ public:
+  explicit ModuleCache(ModuleCacheOptions options);
+  ModuleCache(const ModuleCache&) = delete;
+  ModuleCache& operator=(const ModuleCache&) = delete;
+
+  // The process-wide cache: configured from the environment (cache_config.h), default key context.
+  static ModuleCache& global();
+
+  // With default_compiler().
+  Result<std::shared_ptr<const Entry>> get_or_compile(const Spec& spec);
+  Result<std::shared_ptr<const Entry>> get_or_compile(const Spec& spec, const CompileFn& compile);
+  // evict(key of spec), then get_or_compile: for an entry the runtime could not load.
+  Result<std::shared_ptr<const Entry>> recompile(const Spec& spec, const CompileFn& compile);
+
+  Result<Key> key_for(const Spec& spec);
+  // Memory tier only; nullptr when absent.
+  std::shared_ptr<const Entry> find(const Key& key) const;
+  // Forgets the key in memory and removes it from disk. Holders of the entry keep their shared_ptr.
+  void evict(const Key& key);
+
+  Counters counters() const;
+  bool disk_enabled() const { return disk_ != nullptr; }
+  const DiskTier* disk() const { return disk_.get(); }
+  const CacheConfig& config() const { return config_; }
+  const KeyContext& context() const { return context_; }
+  // specialize + compile_nvrtc with this cache's templates and options: the bytes hashed are the bytes compiled.
+  CompileFn default_compiler() const;
+
+ private:
+  ModuleCache(ModuleCacheOptions options, std::optional<Error> context_error);
+  Result<std::shared_ptr<const Entry>> load_or_compile(const Key& key, const Spec& spec, const CompileFn& compile);
+  std::shared_ptr<const Entry> load_from_disk(const Key& key);
+  Result<std::shared_ptr<const Entry>> compile_and_store(const Key& key, const Spec& spec, const CompileFn& compile);
+  void warn_once(std::atomic<bool>& flag, const std::string& message);
+
+  CacheConfig config_;
+  KeyContext context_;
+  std::optional<Error> context_error_;  // the global cache could not load its templates
+  FileOps* files_;
+  WarnFn warn_;
+  std::chrono::milliseconds lock_wait_;
+  std::unique_ptr<DiskTier> disk_;
+  SpecIndex keys_;
+  MemoryTier memory_;
+  CompileFn default_compile_;
+  mutable CounterSet counters_;
+  std::atomic<bool> warned_write_{false}, warned_corrupt_{false};
+};
+
+}  // namespace kvjit

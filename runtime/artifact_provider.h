@@ -1,0 +1,41 @@
+// Where the runtime gets compiled kernels from. The module cache implements it for the product; tests
+// plug in doubles (a provider that first hands out a corrupt cubin, say) to exercise self-healing.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/launch_shape.h"
+#include "compiler/result.h"
+#include "compiler/spec.h"
+
+namespace kvjit {
+
+struct Artifact {
+  std::string key;  // identifies the entry to evict when it fails to load
+  Spec spec;        // concrete arch
+  std::string symbol;
+  LaunchShape shape;
+  std::string ptx;
+  std::vector<unsigned char> cubin;
+};
+
+class ArtifactProvider {
+ public:
+  virtual ~ArtifactProvider() = default;
+  // Compiles at most once per spec, however many threads ask (the provider's promise).
+  virtual Result<std::shared_ptr<const Artifact>> get(const Spec& spec) = 0;
+  // The entry failed to load: drop it so that the next get() compiles afresh.
+  virtual void evict(const Artifact& artifact) = 0;
+};
+
+// NVRTC compiles kept in memory only (single-flight per spec); the runtime's default until a cache is given.
+std::shared_ptr<ArtifactProvider> make_memory_provider();
+
+}  // namespace kvjit
+
+namespace kvjit {
+// The provider an Engine uses when given none: the module cache (memory + disk tiers), one per process.
+std::shared_ptr<ArtifactProvider> default_artifact_provider();
+}  // namespace kvjit

@@ -1,0 +1,41 @@
+#include "runtime/device.h"
+
+#include <fmt/format.h>
+
+namespace kvjit {
+
+Result<DeviceContext> current_device_context() {
+  auto api = driver();
+  if (!api) return api.error();
+  const DriverApi* cu = *api;
+  DeviceContext out;
+  KVJIT_CU(cu, cuCtxGetCurrent_(&out.context), "current context");
+  if (out.context == nullptr) {
+    int count = 0;
+    KVJIT_CU(cu, cuDeviceGetCount_(&count), "no current context");
+    if (count == 0) return make_error(ErrorKind::driver, "no CUDA device found (driver loaded, 0 devices)");
+    KVJIT_CU(cu, cuDeviceGet_(&out.device, 0), "device 0");
+    // Retained for the life of the process; the runtime API shares the same primary context.
+    KVJIT_CU(cu, cuDevicePrimaryCtxRetain_(&out.context, out.device), "device 0");
+    KVJIT_CU(cu, cuCtxSetCurrent_(out.context), "device 0 primary context");
+  } else {
+    KVJIT_CU(cu, cuCtxGetDevice_(&out.device), "current context");
+  }
+  int major = 0, minor = 0, sms = 0, smem = 0;
+  KVJIT_CU(cu, cuDeviceGetAttribute_(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, out.device), "arch");
+  KVJIT_CU(cu, cuDeviceGetAttribute_(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, out.device), "arch");
+  KVJIT_CU(cu, cuDeviceGetAttribute_(&sms, CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, out.device), "sm count");
+  KVJIT_CU(cu, cuDeviceGetAttribute_(&smem, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, out.device),
+           "shared memory");
+  out.arch = Arch{major * 10 + minor, false};
+  out.sm_count = sms;
+  out.max_shared_per_block_optin = static_cast<size_t>(smem);
+  return out;
+}
+
+Spec resolve_arch(Spec spec, const DeviceContext& device) {
+  if (spec.arch.is_auto()) spec.arch = device.arch;
+  return spec;
+}
+
+}  // namespace kvjit

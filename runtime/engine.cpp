@@ -1,0 +1,105 @@
+#include "runtime/engine.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <mutex>
+#include <optional>
+
+#include "runtime/launch_plan.h"
+
+namespace kvjit {
+
+namespace {
+
+template <typename Params>
+Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const LaunchPlan& plan, Params& params) {
+  if (plan.empty) return Ok{};
+  void* kernel_params[] = {&params};
+  KVJIT_CU(api,
+           cuLaunchKernel_(k.function(), plan.grid[0], plan.grid[1], plan.grid[2], plan.block[0], plan.block[1],
+                           plan.block[2], 0, stream, kernel_params, nullptr),
+           to_string(k.spec()));
+  return Ok{};
+}
+
+}  // namespace
+
+Status Kernel::decode(CUstream stream, const DecodeArgs& args) const {
+  DecodeParams params;
+  auto plan = plan_decode(spec_, shape_, args, &params);
+  if (!plan) return plan.error();
+  return launch(*this, api_, stream, *plan, params);
+}
+
+Status Kernel::append(CUstream stream, const AppendArgs& args) const {
+  AppendParams params;
+  auto plan = plan_append(spec_, shape_, args, &params);
+  if (!plan) return plan.error();
+  return launch(*this, api_, stream, *plan, params);
+}
+
+Engine::Engine(std::shared_ptr<ArtifactProvider> provider)
+    : provider_(provider ? std::move(provider) : default_artifact_provider()) {}
+
+Engine::~Engine() { wait_prefetch(); }
+
+Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
+  KVJIT_TRY(validate(requested));
+  auto device = current_device_context();
+  if (!device) return device.error();
+  const Spec spec = resolve_arch(requested, *device);
+  const auto map_key = std::make_pair(device->context, to_string(spec));
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = kernels_.find(map_key); it != kernels_.end()) return it->second;
+  }
+  // Two attempts: the second follows the eviction of an entry that failed to load (self-healing).
+  Error last_error;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto artifact = provider_->get(spec);
+    if (!artifact) return artifact.error();
+    auto loaded = load_module(*device, **artifact);
+    if (!loaded) {
+      last_error = loaded.error();
+      provider_->evict(**artifact);
+      continue;
+    }
+    auto kernel = std::make_shared<Kernel>();
+    kernel->spec_ = spec;
+    kernel->shape_ = (*artifact)->shape;
+    kernel->function_ = loaded->function;
+    kernel->from_cubin_ = loaded->from_cubin;
+    kernel->api_ = driver().value();
+    std::unique_lock lock(mu_);
+    // Another thread may have loaded it meanwhile; keep the first so every caller shares one handle.
+    auto [it, inserted] = kernels_.emplace(map_key, std::move(kernel));
+    return it->second;
+  }
+  return last_error;
+}
+
+void Engine::prefetch(const std::vector<Spec>& specs) {
+  std::optional<DeviceContext> device;
+  if (auto d = current_device_context(); d.ok()) device = *d;
+  std::vector<Spec> todo;
+  for (const Spec& s : specs) {
+    if (!s.arch.is_auto()) todo.push_back(s);
+    else if (device) todo.push_back(resolve_arch(s, *device));
+  }
+  std::lock_guard lock(prefetch_mu_);
+  prefetchers_.emplace_back([provider = provider_, todo = std::move(todo)] {
+    for (const Spec& s : todo) (void)provider->get(s);  // errors surface again on get()
+  });
+}
+
+void Engine::wait_prefetch() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard lock(prefetch_mu_);
+    threads.swap(prefetchers_);
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+}  // namespace kvjit

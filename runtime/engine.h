@@ -1,0 +1,67 @@
+// The host-engine API: an Engine turns specs into launchable Kernels (compiling at most once, loading once
+// per context), and a Kernel launches on the caller's stream.
+//
+//   kvjit::Engine engine;                                   // uses the module cache
+//   auto kernel = engine.get(kvjit::parse_spec("decode:hd=128,gqa=4,kv=int8").value());
+//   kernel->decode(stream, args);                           // no lock, no allocation, graph-capturable
+#pragma once
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <thread>
+#include <vector>
+
+#include "runtime/artifact_provider.h"
+#include "runtime/device.h"
+#include "runtime/launch_args.h"
+#include "runtime/module_loader.h"
+
+namespace kvjit {
+
+class Kernel {
+ public:
+  const Spec& spec() const { return spec_; }
+  const LaunchShape& shape() const { return shape_; }
+  bool loaded_from_cubin() const { return from_cubin_; }
+  CUfunction function() const { return function_; }
+
+  Status decode(CUstream stream, const DecodeArgs& args) const;
+  Status append(CUstream stream, const AppendArgs& args) const;
+
+ private:
+  friend class Engine;
+  Spec spec_;
+  LaunchShape shape_;
+  CUfunction function_ = nullptr;
+  bool from_cubin_ = false;
+  const DriverApi* api_ = nullptr;
+};
+
+class Engine {
+ public:
+  // With no provider, kernels come from the module cache's global instance (memory + disk).
+  explicit Engine(std::shared_ptr<ArtifactProvider> provider = nullptr);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // A kernel for `spec` in the calling thread's current context (arch=auto: the device's arch).
+  // Thread-safe; compiles at most once; a cached entry that fails to load is evicted and compiled again once.
+  Result<std::shared_ptr<const Kernel>> get(const Spec& spec);
+
+  // Compiles the specs in the background (not loaded; get() then only loads). Specs with arch=auto are
+  // resolved against the current context's device when one is available, else skipped.
+  void prefetch(const std::vector<Spec>& specs);
+  // Waits for prefetches started so far.
+  void wait_prefetch();
+
+ private:
+  std::shared_ptr<ArtifactProvider> provider_;
+  std::shared_mutex mu_;
+  std::map<std::pair<CUcontext, std::string>, std::shared_ptr<const Kernel>> kernels_;
+  std::mutex prefetch_mu_;
+  std::vector<std::thread> prefetchers_;
+};
+
+}  // namespace kvjit

@@ -1,0 +1,40 @@
+#include "runtime/module_loader.h"
+
+#include <fmt/format.h>
+
+namespace kvjit {
+
+bool cubin_runs_on(Arch built, Arch device) { return built.sm == device.sm; }
+
+Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& artifact) {
+  auto api = driver();
+  if (!api) return api.error();
+  const DriverApi* cu = *api;
+  LoadedModule out;
+  const std::string context = to_string(artifact.spec);
+  const bool use_cubin = !artifact.cubin.empty() && cubin_runs_on(artifact.spec.arch, device.arch);
+  if (!use_cubin && artifact.ptx.empty())
+    return make_error(ErrorKind::driver, fmt::format("{}: no PTX to JIT for {} and no cubin for it", context,
+                                                     to_string(device.arch)));
+  // JIT error log for PTX loads: the driver writes into this buffer.
+  char error_log[4096] = {0};
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES};
+  void* values[] = {error_log, reinterpret_cast<void*>(sizeof(error_log))};
+  const void* image = use_cubin ? static_cast<const void*>(artifact.cubin.data())
+                                : static_cast<const void*>(artifact.ptx.c_str());
+  CUresult rc = cu->cuModuleLoadDataEx_(&out.module, image, 2, options, values);
+  if (rc != CUDA_SUCCESS) {
+    Error e = driver_error(rc, "cuModuleLoadDataEx", fmt::format("{} from {}", context, use_cubin ? "cubin" : "PTX"));
+    if (error_log[0] != '\0') e.message += fmt::format("\n{}", error_log);
+    return e;
+  }
+  rc = cu->cuModuleGetFunction_(&out.function, out.module, artifact.symbol.c_str());
+  if (rc != CUDA_SUCCESS) {
+    cu->cuModuleUnload_(out.module);
+    return driver_error(rc, "cuModuleGetFunction", context + " symbol " + artifact.symbol);
+  }
+  out.from_cubin = use_cubin;
+  return out;
+}
+
+}  // namespace kvjit

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds here and gathers what the GPU check runs into .gpu-bundle/: the test and benchmark binaries, the
+# kvjit CLI and the non-system shared libraries they need (the GPU machine has the CUDA toolkit but not
+# Debian's fmt/xxhash/benchmark). Run scripts/gpu-check.sh there with this folder beside it.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+build="${KVJIT_BUILD_DIR:-$root/build}"
+KVJIT_BUILD_DIR="$build" "$root/scripts/build.sh"
+bundle="$root/.gpu-bundle"
+rm -rf "$bundle"
+mkdir -p "$bundle/bin" "$bundle/lib"
+for exe in tools/kvjit tests/gpu/kvjit_gpu_tests tests/unit/runtime/kvjit_no_driver_tests \
+           tests/bench/kvjit_bench tests/bench/kvjit_compile_bench tests/bench/kvjit_cache_bench; do
+  [ -x "$build/$exe" ] && cp "$build/$exe" "$bundle/bin/"
+done
+for bin in "$bundle"/bin/*; do
+  ldd "$bin" | awk '/=> \// {print $3}' | grep -E 'libfmt|libxxhash|libbenchmark|libgtest|libgmock' || true
+done | sort -u | while read -r lib; do cp -L "$lib" "$bundle/lib/"; done
+strip --strip-debug "$bundle"/bin/* 2>/dev/null || true
+du -sh "$bundle"

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# GPU verification, run on a machine with an NVIDIA GPU: the GPU tests (numerics against the CPU
+# reference), the same tests under compute-sanitizer memcheck, the no-driver path, and the benchmarks.
+# Uses .gpu-bundle/ made by scripts/gpu-bundle.sh. Prints a short table last. Logs go to $OUT or ./gpu-logs.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+bundle="$root/.gpu-bundle"
+logs="${OUT:-$root/gpu-logs}"
+mkdir -p "$logs"
+export LD_LIBRARY_PATH="$bundle/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIBRARY_PATH:-}"
+export KVJIT_CACHE_DIR="$(mktemp -d)/kvjit-cache"
+status=0
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$logs/device.txt"
+
+step() {  # step NAME COMMAND...: runs, logs, records pass/fail
+  local name=$1; shift
+  local start=$(date +%s)
+  if "$@" >"$logs/$name.log" 2>&1; then r=PASS; else r=FAIL; status=1; fi
+  echo "$name $r $(( $(date +%s) - start ))s" >>"$logs/steps.txt"
+  tail -n 3 "$logs/$name.log"
+}
+: >"$logs/steps.txt"
+step gpu_tests "$bundle/bin/kvjit_gpu_tests" ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER}
+step no_driver env KVJIT_LIBCUDA=/nonexistent/libcuda.so.1 "$bundle/bin/kvjit_no_driver_tests"
+if command -v compute-sanitizer >/dev/null && [ -z "${SKIP_SANITIZER:-}" ]; then
+  step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \
+    --gtest_filter='GpuDecode.WideGroupsAndHeads:GpuDecode.EmptySequenceGivesZeros:GpuAppend.*:GpuLaunch.GraphReplayMatchesEager'
+fi
+if [ -x "$bundle/bin/kvjit_bench" ] && [ -z "${SKIP_BENCH:-}" ]; then
+  step bench "$bundle/bin/kvjit_bench" ${BENCH_ARGS:-}
+fi
+
+echo
+echo "== results =="
+grep -h '^KVJIT_RESULT' "$logs"/*.log | sed 's/^KVJIT_RESULT //'
+grep -h -E '^\[  (PASSED|FAILED) ' "$logs/gpu_tests.log"
+echo "== steps =="
+awk '{printf "%-12s %-5s %s\n", $1, $2, $3}' "$logs/steps.txt"
+exit $status

@@ -1,0 +1,152 @@
+// Launch behaviour: CUDA graph capture and replay, concurrent launches, self-healing loads.
+#include <thread>
+
+#include "tests/gpu/decode_case.h"
+
+namespace kvjit::test {
+namespace {
+
+Engine& engine() {
+  static Engine e;
+  return e;
+}
+
+struct Stream {
+  CUstream s = nullptr;
+  Stream() { check(cu()->cuStreamCreate_(&s, CU_STREAM_NON_BLOCKING), "cuStreamCreate"); }
+  ~Stream() { cu()->cuStreamDestroy_(s); }
+};
+
+// A decode step captured once and replayed with new sequence lengths equals eager launches.
+TEST(GpuLaunch, GraphReplayMatchesEager) {
+  KVJIT_REQUIRE_GPU();
+  Spec spec;
+  spec.kv = KvDtype::int8;
+  spec.gqa = 4;
+  std::mt19937 rng(7);
+  const std::vector<int> max_lens = {300, 1024, 77};
+  int num_pages = 0;
+  ref::HostPaging paging = ref::make_paging(spec, max_lens, 7, &num_pages);
+  const ref::HostCache cache = random_cache(spec, num_pages, 2, rng);
+  const std::vector<uint16_t> q = random_q(spec, 3 * 8 * 128, rng);
+  DeviceCache dev(cache, paging);
+  DeviceBuffer qd(q), o_graph(q.size() * 2), o_eager(q.size() * 2);
+  DecodeArgs args = dev.args(cache, paging);
+  args.q = qd.get();
+  args.o = o_graph.get();
+  auto kernel = engine().get(spec);
+  ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+
+  Stream stream;
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  check(cu()->cuStreamBeginCapture_(stream.s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+  ASSERT_TRUE((*kernel)->decode(stream.s, args).ok());
+  check(cu()->cuStreamEndCapture_(stream.s, &graph), "cuStreamEndCapture");
+  check(cu()->cuGraphInstantiate_(&exec, graph, 0), "cuGraphInstantiate");
+
+  for (const std::vector<int>& lens : {std::vector<int>{300, 1024, 77}, {1, 17, 64}, {299, 1000, 0}}) {
+    SCOPED_TRACE(lens[0]);
+    dev.seq_lens.upload(lens);
+    o_graph.poison();
+    o_eager.poison();
+    check(cu()->cuGraphLaunch_(exec, stream.s), "cuGraphLaunch");
+    check(cu()->cuStreamSynchronize_(stream.s), "cuStreamSynchronize");
+    DecodeArgs eager = args;
+    eager.o = o_eager.get();
+    ASSERT_TRUE((*kernel)->decode(stream.s, eager).ok());
+    check(cu()->cuStreamSynchronize_(stream.s), "cuStreamSynchronize");
+    const auto a = o_graph.download<uint16_t>(), b = o_eager.download<uint16_t>();
+    EXPECT_TRUE(a == b);
+    // And both are right for these lengths.
+    ref::HostPaging now = paging;
+    now.seq_lens = lens;
+    const std::vector<double> expected = ref::decode(cache, now, q, args.sm_scale);
+    std::vector<double> got(a.size());
+    for (size_t i = 0; i < a.size(); ++i) got[i] = ref::f16_to_f32(a[i]);
+    EXPECT_LE(ref::rel_l2(expected, got), 1e-3);
+  }
+  cu()->cuGraphExecDestroy_(exec);
+  cu()->cuGraphDestroy_(graph);
+}
+
+// Two threads launching different specs on two streams at once: both right.
+TEST(GpuLaunch, ConcurrentThreadsAndStreams) {
+  KVJIT_REQUIRE_GPU();
+  auto worker = [](KvDtype kv, int gqa, uint32_t seed, double* worst) {
+    DecodeCase c;
+    c.spec.kv = kv;
+    c.spec.gqa = gqa;
+    c.seq_lens = {513, 2048, 1};
+    for (int i = 0; i < 10; ++i) {
+      c.seed = seed + static_cast<uint32_t>(i);
+      *worst = std::max(*worst, run_decode_case(engine(), c).rel_l2);
+    }
+  };
+  CUcontext ctx = nullptr;
+  check(cu()->cuCtxGetCurrent_(&ctx), "cuCtxGetCurrent");
+  double worst_a = 0, worst_b = 0;
+  std::thread a([&] { cu()->cuCtxSetCurrent_(ctx); worker(KvDtype::f16, 4, 1, &worst_a); });
+  std::thread b([&] { cu()->cuCtxSetCurrent_(ctx); worker(KvDtype::int8, 8, 100, &worst_b); });
+  a.join();
+  b.join();
+  EXPECT_LE(worst_a, 1e-3);
+  EXPECT_LE(worst_b, 1e-3);
+}
+
+// A provider whose first artifact does not load: the engine evicts it and loads a good one.
+class CorruptFirstProvider final : public ArtifactProvider {
+ public:
+  Result<std::shared_ptr<const Artifact>> get(const Spec& spec) override {
+    auto good = inner_->get(spec);
+    if (!good || served_corrupt_) return good;
+    served_corrupt_ = true;
+    // Not an image the driver accepts (as a stale entry from another toolkit would be). Images that pass the
+    // cache's checksum are never bit-damaged, so this is the failure the loader must heal from.
+    auto bad = std::make_shared<Artifact>(**good);
+    bad->cubin.assign(64, 0);
+    bad->ptx = "not ptx";
+    return std::shared_ptr<const Artifact>(bad);
+  }
+  void evict(const Artifact& a) override {
+    ++evictions;
+    inner_->evict(a);
+  }
+  int evictions = 0;
+
+ private:
+  std::shared_ptr<ArtifactProvider> inner_ = make_memory_provider();
+  bool served_corrupt_ = false;
+};
+
+TEST(GpuLaunch, CorruptEntryIsEvictedAndRecompiled) {
+  KVJIT_REQUIRE_GPU();
+  auto provider = std::make_shared<CorruptFirstProvider>();
+  Engine local(provider);
+  Spec spec;
+  spec.gqa = 2;
+  auto kernel = local.get(spec);
+  ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+  EXPECT_EQ(provider->evictions, 1);
+  DecodeCase c;
+  c.spec = spec;
+  c.seq_lens = {100};
+  EXPECT_LE(run_decode_case(local, c).rel_l2, 1e-3);
+}
+
+TEST(GpuLaunch, ArgumentsOfAnotherSpecAreRefused) {
+  KVJIT_REQUIRE_GPU();
+  Spec spec;
+  auto kernel = engine().get(spec);
+  ASSERT_TRUE(kernel.ok());
+  Spec other = spec;
+  other.head_dim = 64;
+  DecodeArgs args;
+  args.expected_spec = &other;
+  auto r = (*kernel)->decode(nullptr, args);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("shaped for decode:hd=64"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace kvjit::test

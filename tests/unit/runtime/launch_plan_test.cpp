@@ -1,0 +1,132 @@
+#include "runtime/launch_plan.h"
+
+#include <gtest/gtest.h>
+
+namespace kvjit {
+namespace {
+
+DecodeArgs valid_decode_args() {
+  static int dummy[4];
+  DecodeArgs a;
+  a.q = a.k_cache = a.v_cache = a.k_scales = a.v_scales = dummy;
+  a.o = dummy;
+  a.batch = 3;
+  a.num_kv_heads = 8;
+  a.block_table = a.seq_lens = a.indptr = a.indices = a.last_page_len = dummy;
+  a.max_blocks_per_seq = 4;
+  a.sm_scale = 0.125f;
+  return a;
+}
+
+Spec decode_spec(int gqa) {
+  Spec s;
+  s.gqa = gqa;
+  s.arch = Arch{90, false};
+  return s;
+}
+
+TEST(LaunchPlan, DecodeGridCoversKvHeadsChunksAndBatch) {
+  const Spec spec = decode_spec(16);  // 16 q heads per group, 8 per CTA -> 2 chunks
+  const LaunchShape shape = launch_shape(spec);
+  DecodeParams p;
+  auto plan = plan_decode(spec, shape, valid_decode_args(), &p);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_EQ(plan->grid[0], 8u * static_cast<unsigned>(spec.gqa / shape.heads_per_cta));
+  EXPECT_EQ(plan->grid[1], 3u);
+  EXPECT_EQ(plan->block[0], static_cast<unsigned>(shape.threads()));
+  EXPECT_EQ(p.batch, 3);
+  EXPECT_FLOAT_EQ(p.sm_scale, 0.125f);
+}
+
+struct BadDecode {
+  const char* name;
+  void (*mutate)(DecodeArgs&);
+  const char* message;
+};
+
+TEST(LaunchPlan, DecodeRejectsBadArguments) {
+  const BadDecode rows[] = {
+      {"batch 0", [](DecodeArgs& a) { a.batch = 0; }, "batch=0: must be positive"},
+      {"batch huge", [](DecodeArgs& a) { a.batch = 70000; }, "batch=70000: must be at most 65535"},
+      {"kv heads", [](DecodeArgs& a) { a.num_kv_heads = -1; }, "num_kv_heads=-1: must be positive"},
+      {"null q", [](DecodeArgs& a) { a.q = nullptr; }, "q, o, k_cache and v_cache must be non-null"},
+      {"null scales", [](DecodeArgs& a) { a.k_scales = nullptr; }, "kv=int8 needs k_scales and v_scales"},
+      {"null table", [](DecodeArgs& a) { a.block_table = nullptr; }, "paging=table needs block_table and seq_lens"},
+      {"max blocks", [](DecodeArgs& a) { a.max_blocks_per_seq = 0; }, "max_blocks_per_seq=0: must be positive"},
+      {"scale", [](DecodeArgs& a) { a.sm_scale = 0.0f; }, "sm_scale=0: must be positive and finite"},
+  };
+  Spec spec = decode_spec(4);
+  spec.kv = KvDtype::int8;
+  for (const BadDecode& row : rows) {
+    SCOPED_TRACE(row.name);
+    DecodeArgs a = valid_decode_args();
+    row.mutate(a);
+    DecodeParams p;
+    auto plan = plan_decode(spec, launch_shape(spec), a, &p);
+    ASSERT_FALSE(plan.ok());
+    EXPECT_EQ(plan.error().kind, ErrorKind::invalid_argument);
+    EXPECT_EQ(plan.error().message, to_string(spec) + ": " + row.message);
+  }
+}
+
+TEST(LaunchPlan, CsrNeedsItsArrays) {
+  Spec spec = decode_spec(1);
+  spec.paging = Paging::csr;
+  DecodeArgs a = valid_decode_args();
+  a.indices = nullptr;
+  DecodeParams p;
+  auto plan = plan_decode(spec, launch_shape(spec), a, &p);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().message.find("paging=csr needs indptr, indices and last_page_len"), std::string::npos);
+}
+
+TEST(LaunchPlan, WrongKindOrSpecIsRefused) {
+  Spec spec = decode_spec(1);
+  AppendArgs aa;
+  AppendParams ap;
+  auto r = plan_append(spec, launch_shape(spec), aa, &ap);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("this kernel is a decode kernel; append arguments given"), std::string::npos);
+
+  Spec other = spec;
+  other.page_size = 32;
+  DecodeArgs a = valid_decode_args();
+  a.expected_spec = &other;
+  DecodeParams p;
+  auto r2 = plan_decode(spec, launch_shape(spec), a, &p);
+  ASSERT_FALSE(r2.ok());
+  EXPECT_NE(r2.error().message.find("arguments were shaped for " + to_string(other)), std::string::npos);
+
+  // arch=auto in the expected spec matches whatever the device resolved it to.
+  Spec auto_arch = spec;
+  auto_arch.arch = Arch{};
+  a.expected_spec = &auto_arch;
+  EXPECT_TRUE(plan_decode(spec, launch_shape(spec), a, &p).ok());
+}
+
+TEST(LaunchPlan, AppendGridAndEmptyBatch) {
+  Spec spec = decode_spec(1);
+  spec.kind = Kind::append;
+  static int dummy[4];
+  static int64_t slots[4];
+  AppendArgs a;
+  a.k = a.v = dummy;
+  a.k_cache = a.v_cache = dummy;
+  a.slot_mapping = slots;
+  a.num_kv_heads = 9;
+  AppendParams p;
+  a.num_tokens = 0;
+  auto empty = plan_append(spec, launch_shape(spec), a, &p);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty);
+  a.num_tokens = 5;
+  auto plan = plan_append(spec, launch_shape(spec), a, &p);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_EQ(plan->grid[0], 5u);
+  EXPECT_EQ(plan->grid[1], 3u);  // 9 heads, 4 warps per CTA
+  a.k = nullptr;
+  EXPECT_FALSE(plan_append(spec, launch_shape(spec), a, &p).ok());
+}
+
+}  // namespace
+}  // namespace kvjit

@@ -1,0 +1,47 @@
+// Without a driver (KVJIT_LIBCUDA points nowhere, as on a machine with no GPU), the launch side fails with
+// one clear error and nothing crashes. CTest runs this binary with that variable set.
+#include <gtest/gtest.h>
+
+#include "runtime/engine.h"
+
+namespace kvjit {
+namespace {
+
+TEST(NoDriver, DriverReportsWhatIsMissing) {
+  auto api = driver();
+  ASSERT_FALSE(api.ok());
+  EXPECT_EQ(api.error().kind, ErrorKind::driver);
+  EXPECT_EQ(api.error().message.rfind("no CUDA driver found: ", 0), 0u) << api.error().message;
+}
+
+TEST(NoDriver, EngineGetFailsCleanly) {
+  Engine engine;
+  auto kernel = engine.get(Spec{});
+  ASSERT_FALSE(kernel.ok());
+  EXPECT_EQ(kernel.error().kind, ErrorKind::driver);
+  EXPECT_NE(kernel.error().message.find("no CUDA driver found"), std::string::npos);
+}
+
+TEST(NoDriver, InvalidSpecIsReportedBeforeTheDriver) {
+  Engine engine;
+  Spec bad;
+  bad.head_dim = 100;
+  auto kernel = engine.get(bad);
+  ASSERT_FALSE(kernel.ok());
+  EXPECT_EQ(kernel.error().kind, ErrorKind::invalid_spec);
+}
+
+TEST(NoDriver, PrefetchStillCompiles) {
+  // Compiling needs no driver: prefetch of a concrete-arch spec works and get() then fails on the driver only.
+  Engine engine;
+  Spec spec;
+  spec.arch = Arch{90, false};
+  engine.prefetch({spec});
+  engine.wait_prefetch();
+  auto kernel = engine.get(spec);
+  ASSERT_FALSE(kernel.ok());
+  EXPECT_EQ(kernel.error().kind, ErrorKind::driver);
+}
+
+}  // namespace
+}  // namespace kvjit
