@@ -3,6 +3,8 @@
 #include <array>
 #include <functional>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace kvjit {
@@ -72,13 +74,15 @@ Error field_error(std::string_view name, std::string_view value, std::string_vie
                     std::string(name) + "=" + std::string(value) + ": " + std::string(rule));
 }
 
-// Range rules, shared by parse (value as typed) and validate (value as stored).
-std::string head_dim_rule(KvDtype kv) {
-  return kv == KvDtype::q8 ? "must be a multiple of 32 in [32, 512] for kv=q8"
-                           : "must be a multiple of 16 in [32, 512]";
+// What each range rule allows, shared by parse (value as typed) and validate (value as stored). Errors say
+// "must be " + allowed; a value that is not a number at all says "must be a decimal integer; " + allowed.
+std::string head_dim_allowed(KvDtype kv) {
+  return kv == KvDtype::q8 ? "a multiple of 32 in [32, 512] for kv=q8" : "a multiple of 16 in [32, 512]";
 }
-constexpr std::string_view kPageRule = "must be a power of two in [1, 256]";
-constexpr std::string_view kGqaRule = "must be an integer in [1, 64]";
+constexpr std::string_view kPageAllowed = "a power of two in [1, 256]";
+constexpr std::string_view kGqaAllowed = "an integer in [1, 64]";
+
+std::string must_be(std::string_view allowed) { return "must be " + std::string(allowed); }
 
 bool head_dim_ok(int v, KvDtype kv) {
   int step = kv == KvDtype::q8 ? 32 : 16;
@@ -91,6 +95,9 @@ bool gqa_ok(int v) { return v >= 1 && v <= 64; }
 struct Field {
   std::string_view key;        // canonical key
   std::string_view long_name;  // accepted on input, used in errors
+  // Numeric rules may depend on other fields (head_dim on kv), so parse_spec reads the other fields first.
+  bool numeric;
+  std::function<std::string(const Spec&)> allowed;  // what the rule allows, given the fields read so far
   std::function<std::optional<std::string>(Spec&, std::string_view)> parse;  // returns the rule on failure
   std::function<std::string(const Spec&)> print;
 };
@@ -98,21 +105,29 @@ struct Field {
 template <typename E, size_t N>
 Field enum_field(std::string_view key, std::string_view long_name, E Spec::*member,
                  const std::array<std::string_view, N>& names) {
-  return Field{key, long_name,
+  return Field{key,
+               long_name,
+               false,
+               [&names](const Spec&) { return "one of " + join(names); },
                [member, &names](Spec& s, std::string_view v) -> std::optional<std::string> {
                  auto e = lookup<E>(names, v);
-                 if (!e) return "must be one of " + join(names);
+                 if (!e) return must_be("one of " + join(names));
                  s.*member = *e;
                  return std::nullopt;
                },
                [member, &names](const Spec& s) { return std::string(names[static_cast<size_t>(s.*member)]); }};
 }
 
-Field int_field(std::string_view key, std::string_view long_name, int Spec::*member, std::string rule) {
-  return Field{key, long_name,
-               [member, rule](Spec& s, std::string_view v) -> std::optional<std::string> {
+Field int_field(std::string_view key, std::string_view long_name, int Spec::*member,
+                std::string (*allowed)(const Spec&), bool (*ok)(int, const Spec&)) {
+  return Field{key,
+               long_name,
+               true,
+               allowed,
+               [member, allowed, ok](Spec& s, std::string_view v) -> std::optional<std::string> {
                  auto n = parse_int(v);
-                 if (!n) return rule;
+                 if (!n) return "must be a decimal integer; " + allowed(s);
+                 if (!ok(*n, s)) return must_be(allowed(s));
                  s.*member = *n;
                  return std::nullopt;
                },
@@ -121,18 +136,23 @@ Field int_field(std::string_view key, std::string_view long_name, int Spec::*mem
 
 const std::vector<Field>& fields() {
   static const std::vector<Field> table = {
-      // head_dim's rule depends on kv; its parse accepts any integer and validate() applies the rule.
-      int_field("hd", "head_dim", &Spec::head_dim, "must be a multiple of 16 in [32, 512]"),
-      int_field("page", "page_size", &Spec::page_size, std::string(kPageRule)),
-      int_field("gqa", "gqa", &Spec::gqa, std::string(kGqaRule)),
+      int_field(
+          "hd", "head_dim", &Spec::head_dim, [](const Spec& s) { return head_dim_allowed(s.kv); },
+          [](int v, const Spec& s) { return head_dim_ok(v, s.kv); }),
+      int_field(
+          "page", "page_size", &Spec::page_size, [](const Spec&) { return std::string(kPageAllowed); },
+          [](int v, const Spec&) { return page_ok(v); }),
+      int_field(
+          "gqa", "gqa", &Spec::gqa, [](const Spec&) { return std::string(kGqaAllowed); },
+          [](int v, const Spec&) { return gqa_ok(v); }),
       enum_field("kv", "kv", &Spec::kv, kKvNames),
       enum_field("q", "q", &Spec::q, kQNames),
       enum_field("layout", "layout", &Spec::layout, kLayoutNames),
       enum_field("paging", "paging", &Spec::paging, kPagingNames),
-      Field{"arch", "arch",
+      Field{"arch", "arch", false, [](const Spec&) { return "one of " + allowed_archs(); },
             [](Spec& s, std::string_view v) -> std::optional<std::string> {
               auto a = parse_arch(v);
-              if (!a) return "must be one of " + allowed_archs();
+              if (!a) return must_be("one of " + allowed_archs());
               s.arch = *a;
               return std::nullopt;
             },
@@ -156,6 +176,40 @@ std::string known_fields() {
   return out;
 }
 
+Error spec_error(std::string message) { return make_error(ErrorKind::invalid_spec, std::move(message)); }
+
+// One field=value item as typed (trimmed), split at its first '='.
+struct Item {
+  std::string_view text;
+  std::string_view value;
+};
+
+// Splits the items after the kind and checks their structure (a known name, '=', no field twice), in text
+// order. Returns the item given for each field of the table, or an empty one where the field was omitted.
+Result<std::vector<std::optional<Item>>> split_items(std::string_view rest) {
+  std::vector<std::optional<Item>> items(fields().size());
+  while (!trim(rest).empty()) {
+    size_t comma = rest.find(',');
+    std::string_view text = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    size_t eq = text.find('=');
+    if (text.empty() || eq == std::string_view::npos)
+      return spec_error("'" + std::string(text) + "': expected <field>=<value> (fields: " + known_fields() + ")");
+    std::string_view key = trim(text.substr(0, eq));
+    if (key.empty())
+      return spec_error("'" + std::string(text) + "': missing field name before '=' (fields: " + known_fields() + ")");
+    size_t index = 0;
+    while (index < fields().size() && fields()[index].key != key && fields()[index].long_name != key) ++index;
+    if (index == fields().size())
+      return spec_error("unknown field '" + std::string(key) + "' (fields: " + known_fields() + ")");
+    if (items[index])
+      return spec_error(std::string(fields()[index].long_name) + " given twice (" + std::string(items[index]->text) +
+                        " and " + std::string(text) + ")");
+    items[index] = Item{text, trim(text.substr(eq + 1))};
+  }
+  return items;
+}
+
 }  // namespace
 
 std::string_view to_string(Kind v) { return kKindNames[static_cast<size_t>(v)]; }
@@ -165,7 +219,9 @@ std::string_view to_string(Layout v) { return kLayoutNames[static_cast<size_t>(v
 std::string_view to_string(Paging v) { return kPagingNames[static_cast<size_t>(v)]; }
 
 std::string to_string(Arch v) {
-  if (v.is_auto()) return "auto";
+  // Only the real auto prints as such; {0, arch_specific} is invalid and prints as typed in code (sm_0a),
+  // so validate() names the bad value instead of "auto".
+  if (v.sm == 0 && !v.arch_specific) return "auto";
   return "sm_" + std::to_string(v.sm) + (v.arch_specific ? "a" : "");
 }
 
@@ -193,9 +249,9 @@ Status validate(const Spec& s) {
     return field_error("paging", std::to_string(static_cast<int>(s.paging)),
                        "must be one of " + join(kPagingNames));
   if (!head_dim_ok(s.head_dim, s.kv))
-    return field_error("head_dim", std::to_string(s.head_dim), head_dim_rule(s.kv));
-  if (!page_ok(s.page_size)) return field_error("page_size", std::to_string(s.page_size), kPageRule);
-  if (!gqa_ok(s.gqa)) return field_error("gqa", std::to_string(s.gqa), kGqaRule);
+    return field_error("head_dim", std::to_string(s.head_dim), must_be(head_dim_allowed(s.kv)));
+  if (!page_ok(s.page_size)) return field_error("page_size", std::to_string(s.page_size), must_be(kPageAllowed));
+  if (!gqa_ok(s.gqa)) return field_error("gqa", std::to_string(s.gqa), must_be(kGqaAllowed));
   bool arch_known = false;
   for (const ArchName& a : kArchs) arch_known |= (a.sm == s.arch.sm && a.arch_specific == s.arch.arch_specific);
   if (!arch_known) return field_error("arch", to_string(s.arch), "must be one of " + allowed_archs());
@@ -205,38 +261,34 @@ Status validate(const Spec& s) {
 Result<Spec> parse_spec(std::string_view text) {
   std::string_view rest = trim(text);
   if (rest.empty())
-    return make_error(ErrorKind::invalid_spec, "empty spec: expected <kind>:<field>=<value>,... (kind: " +
-                                                   join(kKindNames) + ")");
+    return spec_error("empty spec: expected <kind>:<field>=<value>,... (kind: " + join(kKindNames) + ")");
   Spec spec;
   size_t colon = rest.find(':');
   std::string_view kind_text = trim(rest.substr(0, colon));
+  const std::string kind_rule = must_be("one of " + join(kKindNames));
+  if (kind_text.empty()) return field_error("kind", kind_text, "missing value; " + kind_rule);
   auto kind = lookup<Kind>(kKindNames, kind_text);
-  if (!kind) return field_error("kind", kind_text, "must be one of " + join(kKindNames));
-  spec.kind = *kind;
-  rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-
-  std::vector<bool> seen(fields().size(), false);
-  while (!trim(rest).empty()) {
-    size_t comma = rest.find(',');
-    std::string_view item = trim(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    size_t eq = item.find('=');
-    if (item.empty() || eq == std::string_view::npos)
-      return make_error(ErrorKind::invalid_spec,
-                        "'" + std::string(item) + "': expected <field>=<value> (fields: " + known_fields() + ")");
-    std::string_view key = trim(item.substr(0, eq));
-    std::string_view value = trim(item.substr(eq + 1));
-    size_t index = 0;
-    while (index < fields().size() && fields()[index].key != key && fields()[index].long_name != key) ++index;
-    if (index == fields().size())
-      return make_error(ErrorKind::invalid_spec,
-                        "unknown field '" + std::string(key) + "' (fields: " + known_fields() + ")");
-    const Field& field = fields()[index];
-    if (seen[index])
-      return make_error(ErrorKind::invalid_spec, std::string(field.long_name) + " given twice");
-    seen[index] = true;
-    if (auto rule = field.parse(spec, value)) return field_error(field.long_name, value, *rule);
+  if (!kind) {
+    // "decode,hd=128": the ':' after the kind is missing, so the whole text was read as the kind.
+    const bool looks_like_fields = kind_text.find_first_of(",=") != std::string_view::npos;
+    return field_error("kind", kind_text,
+                       kind_rule + (looks_like_fields ? " (expected <kind>:<field>=<value>,...)" : ""));
   }
+  spec.kind = *kind;
+  auto items = split_items(colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1));
+  if (!items) return items.error();
+
+  // Values are read once the whole text is split, enum fields before numeric ones: head_dim's rule depends
+  // on kv, and the order of the fields in the text must not change the result or the message.
+  for (bool numeric : {false, true})
+    for (size_t i = 0; i < fields().size(); ++i) {
+      const Field& field = fields()[i];
+      const std::optional<Item>& item = (*items)[i];
+      if (field.numeric != numeric || !item) continue;
+      if (item->value.empty())
+        return field_error(field.long_name, item->value, "missing value; " + must_be(field.allowed(spec)));
+      if (auto rule = field.parse(spec, item->value)) return field_error(field.long_name, item->value, *rule);
+    }
   KVJIT_TRY(validate(spec));
   return spec;
 }

@@ -7,16 +7,18 @@ namespace {
 
 std::string_view elem_type(QDtype q) { return q == QDtype::f16 ? "kvjit::ElemF16" : "kvjit::ElemBF16"; }
 
-Result<std::string> format_type(KvDtype kv) {
-  switch (kv) {
-    case KvDtype::f16: return std::string("kvjit::FormatF16");
-    case KvDtype::bf16: return std::string("kvjit::FormatBF16");
-    case KvDtype::int8: return std::string("kvjit::FormatInt8");
-    default:
-      return make_error(ErrorKind::invalid_spec,
-                        fmt::format("kv={}: no kernel template for this format yet (available: f16, bf16, int8)",
-                                    to_string(kv)));
+// The format trait for a spec. FP8 uses the sm_89+ conversion instructions when the arch has them.
+std::string format_type(const Spec& spec) {
+  const bool fp8_hardware = spec.arch.sm >= 89;
+  switch (spec.kv) {
+    case KvDtype::f16: return "kvjit::FormatF16";
+    case KvDtype::bf16: return "kvjit::FormatBF16";
+    case KvDtype::int8: return "kvjit::FormatInt8";
+    case KvDtype::q8: return "kvjit::FormatQ8";
+    case KvDtype::e4m3: return fmt::format("kvjit::FormatFp8<kvjit::E4M3, {}>", fp8_hardware);
+    case KvDtype::e5m2: return fmt::format("kvjit::FormatFp8<kvjit::E5M2, {}>", fp8_hardware);
   }
+  return "";
 }
 
 }  // namespace
@@ -26,8 +28,6 @@ Result<SpecializedSource> specialize(const Spec& spec) {
   if (spec.arch.is_auto())
     return make_error(ErrorKind::invalid_spec,
                       "arch=auto: compiling needs a concrete arch (e.g. sm_90); the runtime resolves auto from the device");
-  auto format = format_type(spec.kv);
-  if (!format) return format.error();
 
   SpecializedSource out;
   out.spec = spec;
@@ -52,7 +52,7 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "  typedef kvjit::{}<{}> Layout;\n"
       "}};\n",
       spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, elem_type(spec.q),
-      *format, spec.paging == Paging::table ? "PagingTable" : "PagingCsr", page,
+      format_type(spec), spec.paging == Paging::table ? "PagingTable" : "PagingCsr", page,
       spec.layout == Layout::nhd ? "LayoutNhd" : "LayoutHnd", page);
 
   out.source = fmt::format(

@@ -5,7 +5,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${KVJIT_BUILD_DIR:-$root/build}"
-KVJIT_BUILD_DIR="$build" "$root/scripts/build.sh"
+KVJIT_BUILD_DIR="$build" "$root/scripts/build.sh" kvjit kvjit_gpu_tests kvjit_no_driver_tests
+# Benchmarks are optional in the bundle: built when their targets exist.
+KVJIT_BUILD_DIR="$build" "$root/scripts/build.sh" kvjit_compile_bench kvjit_cache_bench >/dev/null 2>&1 || true
 bundle="$root/.gpu-bundle"
 rm -rf "$bundle"
 mkdir -p "$bundle/bin" "$bundle/lib"

@@ -12,6 +12,7 @@ using Action = std::function<int()>;
 Action add_dump_command(CLI::App& app);
 Action add_models_command(CLI::App& app);
 Action add_cache_command(CLI::App& app);
+Action add_bench_command(CLI::App& app);
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailure = 1;

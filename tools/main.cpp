@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   add(kvjit::cli::add_dump_command);
   add(kvjit::cli::add_models_command);
   add(kvjit::cli::add_cache_command);
+  add(kvjit::cli::add_bench_command);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -47,7 +47,8 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
 
   // Q slice of this lane, pre-scaled so that scores come out in log2 units.
   float q[H][VPL][8];
-  const float q_scale = p.sm_scale * kLog2e;
+  // Formats with a per-tensor scale: k_scale folds into q here, v_scale into the output at the end.
+  const float q_scale = p.sm_scale * kLog2e * (Fmt::kTensorScaled ? p.k_scale : 1.0f);
 #pragma unroll
   for (int h = 0; h < H; ++h)
 #pragma unroll
@@ -79,7 +80,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
   // The loop bound depends on the warp only, so every lane reaches every shuffle.
   for (int base = warp * TPW * U; base < seq_len; base += W * TPW * U) {
     typename Fmt::Raw k_raw[U][VPL], v_raw[U][VPL];
-    typename Fmt::Scale k_sc[U], v_sc[U];
+    typename Fmt::Scale k_sc[U][VPL], v_sc[U][VPL];
     bool valid[U];
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -88,14 +89,14 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
       if (valid[u]) {
         const int page = C::Paging::page(p, b, t / PAGE);
         const i64 row = C::Layout::row(page, t % PAGE, kv_head, p.num_kv_heads);
-        k_sc[u] = Fmt::load_scale(p.k_scales, row);
-        v_sc[u] = Fmt::load_scale(p.v_scales, row);
 #pragma unroll
         for (int i = 0; i < VPL; ++i) {
           const int vid = li + i * L;
           if (vid < S::kVectors) {
             k_raw[u][i] = Fmt::load(p.k_cache, row, HD, vid);
             v_raw[u][i] = Fmt::load(p.v_cache, row, HD, vid);
+            k_sc[u][i] = Fmt::load_scale(p.k_scales, row, HD, vid);
+            v_sc[u][i] = Fmt::load_scale(p.v_scales, row, HD, vid);
           }
         }
       }
@@ -111,7 +112,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
       for (int i = 0; i < VPL; ++i) {
         if (!valid[u] || li + i * L >= S::kVectors) continue;
         float k[8];
-        Fmt::dequant(k_raw[u][i], k_sc[u], li + i * L, p.k_scale, k);
+        Fmt::dequant(k_raw[u][i], k_sc[u][i], k);
 #pragma unroll
         for (int h = 0; h < H; ++h)
 #pragma unroll
@@ -151,7 +152,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
       for (int i = 0; i < VPL; ++i) {
         if (li + i * L >= S::kVectors) continue;
         float v[8];
-        Fmt::dequant(v_raw[u][i], v_sc[u], li + i * L, p.v_scale, v);
+        Fmt::dequant(v_raw[u][i], v_sc[u][i], v);
 #pragma unroll
         for (int h = 0; h < H; ++h)
 #pragma unroll
@@ -208,7 +209,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
       o += smem_acc[w][h][d] * a;
     }
     // An empty sequence attends to nothing: its output is 0 and its LSE -inf.
-    const float out = l_all > 0.0f ? o / l_all : 0.0f;
+    const float out = l_all > 0.0f ? o / l_all * (Fmt::kTensorScaled ? p.v_scale : 1.0f) : 0.0f;
     const i64 q_row = static_cast<i64>(b) * num_q_heads + q_head0 + h;
     static_cast<u16*>(p.o)[q_row * HD + d] = C::QElem::from_f32(out);
     if (p.lse != nullptr && d == 0)

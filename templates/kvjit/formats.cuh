@@ -1,17 +1,19 @@
 // KV formats. A format is one trait used by both the decode kernel (load + dequantize) and the append
 // kernel (quantize + store), so the two can never disagree about the bytes:
 //
-//   Raw                      the vector loaded for 8 consecutive head_dim elements of one row
-//   Scale                    per-row data the dequantizer needs (empty for unquantized formats)
-//   load(cache, row, vid)    Raw of elements [8*vid, 8*vid+8) of row `row` (rows are head_dim long)
-//   load_scale(pool, row)    the row's Scale
-//   dequant(raw, scale, vid, tensor_scale, out)   8 floats
-//   store_row(...)           quantize and write one row; called by one warp, lanes striding over vectors
+//   Raw                           the vector loaded for 8 consecutive head_dim elements of one row
+//   Scale                         what the dequantizer needs besides Raw (empty for unquantized formats)
+//   load(cache, row, hd, vid)     Raw of elements [8*vid, 8*vid+8) of row `row` (rows are hd long)
+//   load_scale(pool, row, hd, vid)  the Scale of that vector
+//   dequant(raw, scale, out)      8 floats, without the per-tensor scale
+//   kTensorScaled                 true if value = dequant * per-tensor scale (k_scale / v_scale); the decode
+//                                 kernel folds that scale into q and into the output instead of each element
+//   store_row(...)                quantize and write one row; one warp, lanes striding over vectors
 //
 // A "row" is one (page, slot, kv_head) head_dim vector; its index comes from the layout (paging.cuh).
 #pragma once
 
-#include "kvjit/elements.cuh"
+#include "kvjit/fp8.cuh"
 
 namespace kvjit {
 
@@ -21,18 +23,54 @@ __device__ __forceinline__ float warp_max(float v) {
   return v;
 }
 
+// ---- Shared pieces of the one-byte formats ------------------------------------------------------------
+__device__ __forceinline__ u32x2 load_bytes8(const void* cache, i64 row, int head_dim, int vid) {
+  return ldg_nc(reinterpret_cast<const u32x2*>(static_cast<const u8*>(cache) + row * head_dim) + vid);
+}
+__device__ __forceinline__ void store_bytes8(void* cache, i64 row, int head_dim, int vid, u32x2 v) {
+  reinterpret_cast<u32x2*>(static_cast<u8*>(cache) + row * head_dim)[vid] = v;
+}
+__device__ __forceinline__ float abs_max8(const float (&x)[8]) {
+  float m = 0.0f;
+#pragma unroll
+  for (int e = 0; e < 8; ++e) m = fmax2(m, fabs1(x[e]));
+  return m;
+}
+__device__ __forceinline__ void dequant_int8x8(const u32x2& raw, float scale, float (&out)[8]) {
+  const u32 w[2] = {raw.x, raw.y};
+#pragma unroll
+  for (int i = 0; i < 8; ++i)
+    out[i] = static_cast<float>(static_cast<i8>((w[i / 4] >> (8 * (i % 4))) & 0xffu)) * scale;
+}
+// Symmetric int8 (int8 rows, q8 blocks): scale = f16(max|x| / 127); q = rint(x * (1 / scale)) in [-127, 127].
+__device__ __forceinline__ u16 int8_scale(float amax) { return ElemF16::from_f32(amax / 127.0f); }
+__device__ __forceinline__ u32x2 quantize_int8x8(const float (&x)[8], u16 scale_h) {
+  const float scale = ElemF16::to_f32(scale_h);
+  const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+  u32 w[2] = {0u, 0u};
+#pragma unroll
+  for (int e = 0; e < 8; ++e) {
+    float r;
+    asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(x[e] * inv));
+    r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+    w[e / 4] |= (static_cast<u32>(static_cast<i32>(r)) & 0xffu) << (8 * (e % 4));
+  }
+  return u32x2{w[0], w[1]};
+}
+
 // Unquantized f16 / bf16 K/V: stored as is; the per-tensor scale is ignored (always 1).
 template <class Elem>
 struct FormatPlain {
   typedef u32x4 Raw;
   struct Scale {};
   static constexpr int kElemBytes = 2;
+  static constexpr bool kTensorScaled = false;
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
     return ldg_nc(reinterpret_cast<const u32x4*>(static_cast<const u16*>(cache) + row * head_dim) + vid);
   }
-  __device__ __forceinline__ static Scale load_scale(const void*, i64) { return Scale{}; }
-  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale&, int, float, float (&out)[8]) {
+  __device__ __forceinline__ static Scale load_scale(const void*, i64, int, int) { return Scale{}; }
+  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale&, float (&out)[8]) {
     unpack8<Elem>(raw, out);
   }
 
@@ -58,18 +96,16 @@ struct FormatInt8 {
   typedef u32x2 Raw;
   typedef float Scale;
   static constexpr int kElemBytes = 1;
+  static constexpr bool kTensorScaled = false;
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
-    return ldg_nc(reinterpret_cast<const u32x2*>(static_cast<const u8*>(cache) + row * head_dim) + vid);
+    return load_bytes8(cache, row, head_dim, vid);
   }
-  __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row) {
+  __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int, int) {
     return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + row));
   }
-  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale& scale, int, float,
-                                                 float (&out)[8]) {
-    const u32 w[2] = {raw.x, raw.y};
-#pragma unroll
-    for (int i = 0; i < 8; ++i) out[i] = static_cast<float>(static_cast<i8>((w[i / 4] >> (8 * (i % 4))) & 0xffu)) * scale;
+  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale& scale, float (&out)[8]) {
+    dequant_int8x8(raw, scale, out);
   }
 
   template <int NV, int VPT>
@@ -78,28 +114,86 @@ struct FormatInt8 {
     float amax = 0.0f;
 #pragma unroll
     for (int i = 0; i < VPT; ++i)
-      if (lane + 32 * i < NV)
-#pragma unroll
-        for (int e = 0; e < 8; ++e) amax = fmax2(amax, fabs1(in[i][e]));
+      if (lane + 32 * i < NV) amax = fmax2(amax, abs_max8(in[i]));
     amax = warp_max(amax);
-    const u16 scale_h = ElemF16::from_f32(amax / 127.0f);
-    const float scale = ElemF16::to_f32(scale_h);
-    const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
+    const u16 scale_h = int8_scale(amax);
     if (lane == 0) static_cast<u16*>(scales)[row] = scale_h;
-    u32x2* dst = reinterpret_cast<u32x2*>(static_cast<u8*>(cache) + row * (NV * 8));
+#pragma unroll
+    for (int i = 0; i < VPT; ++i) {
+      const int vid = lane + 32 * i;
+      if (vid < NV) store_bytes8(cache, row, NV * 8, vid, quantize_int8x8(in[i], scale_h));
+    }
+  }
+};
+
+// Q8 (GGUF Q8_0 style): 32-element blocks along head_dim, int8 values, one f16 scale per block, quantized
+// as int8 is. Scale pool: [rows, head_dim / 32] f16, rows in the cache's layout order.
+struct FormatQ8 {
+  typedef u32x2 Raw;
+  typedef float Scale;
+  static constexpr int kElemBytes = 1;
+  static constexpr bool kTensorScaled = false;
+
+  __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
+    return load_bytes8(cache, row, head_dim, vid);
+  }
+  __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int head_dim, int vid) {
+    return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + row * (head_dim / 32) + vid / 4));
+  }
+  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale& scale, float (&out)[8]) {
+    dequant_int8x8(raw, scale, out);
+  }
+
+  // A block is 4 vectors held by 4 consecutive lanes (vid = lane + 32 i), reduced with two shuffles.
+  template <int NV, int VPT>
+  __device__ __forceinline__ static void store_row(void* cache, void* scales, i64 row, float,
+                                                   const float (&in)[VPT][8], int lane) {
+#pragma unroll
+    for (int i = 0; i < VPT; ++i) {
+      const int vid = lane + 32 * i;
+      float amax = vid < NV ? abs_max8(in[i]) : 0.0f;
+      amax = fmax2(amax, shfl_xor(amax, 1));
+      amax = fmax2(amax, shfl_xor(amax, 2));
+      if (vid >= NV) continue;
+      const u16 scale_h = int8_scale(amax);
+      if (vid % 4 == 0) static_cast<u16*>(scales)[row * (NV / 4) + vid / 4] = scale_h;
+      store_bytes8(cache, row, NV * 8, vid, quantize_int8x8(in[i], scale_h));
+    }
+  }
+};
+
+// FP8 stored directly (vLLM's fp8 cache): value = fp8 * per-tensor scale; append stores fp8(x / scale),
+// saturating. kHardware: sm_89+ cvt instructions; otherwise the integer path (same values).
+template <class F, bool kHardware>
+struct FormatFp8 {
+  typedef u32x2 Raw;
+  struct Scale {};
+  static constexpr int kElemBytes = 1;
+  static constexpr bool kTensorScaled = true;
+  typedef Fp8Convert<F, kHardware> Convert;
+
+  __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
+    return load_bytes8(cache, row, head_dim, vid);
+  }
+  __device__ __forceinline__ static Scale load_scale(const void*, i64, int, int) { return Scale{}; }
+  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale&, float (&out)[8]) {
+    Convert::decode4(raw.x, out);
+    Convert::decode4(raw.y, out + 4);
+  }
+
+  template <int NV, int VPT>
+  __device__ __forceinline__ static void store_row(void* cache, void*, i64 row, float tensor_scale,
+                                                   const float (&in)[VPT][8], int lane) {
 #pragma unroll
     for (int i = 0; i < VPT; ++i) {
       const int vid = lane + 32 * i;
       if (vid >= NV) continue;
-      u32 w[2] = {0u, 0u};
+      float x[8];
 #pragma unroll
-      for (int e = 0; e < 8; ++e) {
-        float r;
-        asm("cvt.rni.f32.f32 %0, %1;" : "=f"(r) : "f"(in[i][e] * inv));
-        r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
-        w[e / 4] |= (static_cast<u32>(static_cast<i32>(r)) & 0xffu) << (8 * (e % 4));
-      }
-      dst[vid] = u32x2{w[0], w[1]};
+      for (int e = 0; e < 8; ++e) x[e] = in[i][e] / tensor_scale;  // a true division, as the reference
+      const u32 w0 = Convert::encode2(x[0], x[1]) | (Convert::encode2(x[2], x[3]) << 16);
+      const u32 w1 = Convert::encode2(x[4], x[5]) | (Convert::encode2(x[6], x[7]) << 16);
+      store_bytes8(cache, row, NV * 8, vid, u32x2{w0, w1});
     }
   }
 };

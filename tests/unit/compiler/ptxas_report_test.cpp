@@ -90,21 +90,45 @@ TEST(PtxasReportTest, EmptyLog) {
 }
 
 // kvjit symbols can be prefixes of each other (..._arch_sm_90 and ..._arch_sm_90a); a log holding both
-// must still attribute each report to its own entry. Disabled until the parser matches whole names:
-// it tests line.find(symbol), so the sm_90a entry's lines are taken for the sm_90 symbol. One NVRTC
-// program holds a single entry today, so no current caller is affected.
-TEST(PtxasReportTest, DISABLED_SymbolThatIsAPrefixOfAnother) {
-  const std::string log = entry(kSymbol, "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads",
-                                "Used 96 registers, used 1 barriers, 4096 bytes smem") +
-                          entry(kSymbol + "a", "24 bytes stack frame, 20 bytes spill stores, 16 bytes spill loads",
+// must still attribute each report to its own entry, whichever comes first.
+TEST(PtxasReportTest, SymbolThatIsAPrefixOfAnother) {
+  const std::string short_entry = entry(kSymbol, "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads",
+                                        "Used 96 registers, used 1 barriers, 4096 bytes smem");
+  const std::string long_entry =
+      entry(kSymbol + "a", "24 bytes stack frame, 20 bytes spill stores, 16 bytes spill loads",
+            "Used 168 registers, used 1 barriers, 8192 bytes smem");
+  for (const std::string& log : {short_entry + long_entry, long_entry + short_entry}) {
+    const ResourceReport r = parse_ptxas_report(log, kSymbol);
+    EXPECT_EQ(r.registers, 96);
+    EXPECT_EQ(r.shared_bytes, 4096);
+    EXPECT_EQ(r.spill_store_bytes, 0);
+    const ResourceReport a = parse_ptxas_report(log, kSymbol + "a");
+    EXPECT_EQ(a.registers, 168);
+    EXPECT_EQ(a.shared_bytes, 8192);
+    EXPECT_EQ(a.spill_store_bytes, 20);
+  }
+}
+
+// A symbol that is a prefix of the only entry in the log is absent, not a match.
+TEST(PtxasReportTest, PrefixOfTheOnlyEntryIsAbsent) {
+  const std::string log = entry(kSymbol + "a", "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads",
                                 "Used 168 registers, used 1 barriers, 8192 bytes smem");
   const ResourceReport r = parse_ptxas_report(log, kSymbol);
-  EXPECT_EQ(r.registers, 96);
-  EXPECT_EQ(r.shared_bytes, 4096);
-  EXPECT_EQ(r.spill_store_bytes, 0);
-  const ResourceReport a = parse_ptxas_report(log, kSymbol + "a");
-  EXPECT_EQ(a.registers, 168);
-  EXPECT_EQ(a.spill_store_bytes, 20);
+  EXPECT_EQ(r.registers, -1);
+  EXPECT_EQ(r.spill_store_bytes, -1);
+}
+
+// Trailing whitespace (and a CR from a CRLF log) after the name on the properties line still matches.
+TEST(PtxasReportTest, TrailingWhitespaceAfterTheName) {
+  const std::string log = "ptxas info    : Compiling entry function '" + kSymbol + "' for 'sm_90'\r\n" +
+                          "ptxas info    : Function properties for " + kSymbol + " \t\r\n" +
+                          "ptxas         .     8 bytes stack frame, 4 bytes spill stores, 4 bytes spill loads\r\n" +
+                          "ptxas info    : Used 64 registers, used 1 barriers, 2048 bytes smem\r\n";
+  const ResourceReport r = parse_ptxas_report(log, kSymbol);
+  EXPECT_EQ(r.registers, 64);
+  EXPECT_EQ(r.shared_bytes, 2048);
+  EXPECT_EQ(r.stack_bytes, 8);
+  EXPECT_EQ(r.spill_store_bytes, 4);
 }
 
 }  // namespace

@@ -1,0 +1,219 @@
+// kvjit bench: times decode kernels with CUDA events on random data and reports effective bandwidth
+// against the device's copy bandwidth measured in the same run (decode is memory-bound: its floor is the
+// bytes of K, V and their scales over the memory bandwidth).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "runtime/engine.h"
+#include "tools/commands.h"
+
+namespace kvjit::cli {
+namespace {
+
+struct BenchOptions {
+  std::vector<std::string> specs = {"decode:hd=128,page=16,gqa=4,kv=f16", "decode:hd=128,page=16,gqa=4,kv=int8"};
+  std::vector<int> batches = {1, 8, 32, 128};
+  std::vector<int> contexts = {1024, 4096, 16384};
+  int kv_heads = 8;
+  int runs = 100;
+  bool json = false;
+};
+
+#define BENCH_CU(call)                                                                  \
+  do {                                                                                  \
+    CUresult rc_ = api->call;                                                           \
+    if (rc_ != CUDA_SUCCESS) throw KvjitError(driver_error(rc_, #call, "kvjit bench")); \
+  } while (0)
+
+struct DeviceMemory {
+  const DriverApi* api;
+  CUdeviceptr ptr = 0;
+  size_t bytes;
+  DeviceMemory(const DriverApi* a, size_t n) : api(a), bytes(n) { BENCH_CU(cuMemAlloc_(&ptr, std::max<size_t>(n, 16))); }
+  ~DeviceMemory() { api->cuMemFree_(ptr); }
+  // Random bytes that are valid values of `kind` (no NaN/Inf f16), uploaded in 16 MiB tiles.
+  void fill_random(bool f16_values, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::vector<uint16_t> tile(8u << 20);
+    std::uniform_int_distribution<int> bits(0, 0xffff);
+    for (uint16_t& t : tile) {
+      uint16_t v = static_cast<uint16_t>(bits(rng));
+      if (f16_values) v = static_cast<uint16_t>((v & 0x83ff) | 0x3800);  // |x| in [0.5, 1): finite, non-zero
+      t = v;
+    }
+    for (size_t off = 0; off < bytes; off += tile.size() * 2)
+      BENCH_CU(cuMemcpyHtoD_(ptr + off, tile.data(), std::min(tile.size() * 2, bytes - off)));
+  }
+};
+
+struct Timer {
+  const DriverApi* api;
+  CUevent start = nullptr, stop = nullptr;
+  explicit Timer(const DriverApi* a) : api(a) {
+    BENCH_CU(cuEventCreate_(&start, CU_EVENT_DEFAULT));
+    BENCH_CU(cuEventCreate_(&stop, CU_EVENT_DEFAULT));
+  }
+  ~Timer() {
+    api->cuEventDestroy_(start);
+    api->cuEventDestroy_(stop);
+  }
+  float ms() {
+    BENCH_CU(cuEventSynchronize_(stop));
+    float t = 0;
+    BENCH_CU(cuEventElapsedTime_(&t, start, stop));
+    return t;
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Device-to-device copy bandwidth (bytes read + written per second) of a 1 GiB buffer.
+double copy_bandwidth_gbs(const DriverApi* api) {
+  const size_t bytes = size_t{1} << 30;
+  DeviceMemory a(api, bytes), b(api, bytes);
+  Timer t(api);
+  std::vector<double> times;
+  for (int i = 0; i < 12; ++i) {
+    BENCH_CU(cuEventRecord_(t.start, nullptr));
+    BENCH_CU(cuMemcpyDtoD_(b.ptr, a.ptr, bytes));
+    BENCH_CU(cuEventRecord_(t.stop, nullptr));
+    if (i >= 2) times.push_back(t.ms());
+  }
+  return 2.0 * bytes / (median(times) * 1e-3) / 1e9;
+}
+
+struct Row {
+  std::string spec;
+  int batch, context;
+  double us, gbs, pct;
+};
+
+Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int batch, int context, int kv_heads,
+                 int runs, double copy_gbs) {
+  auto kernel = engine.get(spec);
+  if (!kernel) throw KvjitError(kernel.error());
+  const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
+  const size_t row_bytes = static_cast<size_t>(spec.head_dim) * kv_element_bytes(spec.kv);
+  const size_t rows_per_set = static_cast<size_t>(batch) * pages_per_seq * spec.page_size * kv_heads;
+  const bool scaled = spec.kv == KvDtype::int8;
+  const size_t set_bytes = rows_per_set * (2 * row_bytes + (scaled ? 4 : 0));
+  // Rotate over enough copies of the cache that K/V in flight exceed the L2 several times (>= 256 MiB).
+  const int sets = static_cast<int>(std::clamp<size_t>((size_t{256} << 20) / set_bytes + 1, 1, 64));
+  const int q_heads = kv_heads * spec.gqa;
+  DeviceMemory k(api, rows_per_set * row_bytes * sets), v(api, rows_per_set * row_bytes * sets);
+  DeviceMemory ks(api, rows_per_set * 2 * sets), vs(api, rows_per_set * 2 * sets);
+  DeviceMemory q(api, static_cast<size_t>(batch) * q_heads * spec.head_dim * 2);
+  DeviceMemory o(api, q.bytes);
+  const bool f16_storage = spec.kv == KvDtype::f16 || spec.kv == KvDtype::bf16;
+  k.fill_random(f16_storage, 1);
+  v.fill_random(f16_storage, 2);
+  ks.fill_random(true, 3);
+  vs.fill_random(true, 4);
+  q.fill_random(true, 5);
+  // Each set's block table maps its sequences to a shuffled range of its own pages.
+  std::vector<int32_t> table(static_cast<size_t>(sets) * batch * pages_per_seq);
+  std::mt19937 rng(9);
+  for (int s = 0; s < sets; ++s) {
+    std::vector<int32_t> pages(static_cast<size_t>(batch) * pages_per_seq);
+    for (size_t i = 0; i < pages.size(); ++i) pages[i] = static_cast<int32_t>(s * pages.size() + i);
+    std::shuffle(pages.begin(), pages.end(), rng);
+    std::copy(pages.begin(), pages.end(), table.begin() + static_cast<long>(s * pages.size()));
+  }
+  std::vector<int32_t> lens(static_cast<size_t>(batch), context);
+  DeviceMemory table_dev(api, table.size() * 4), lens_dev(api, lens.size() * 4);
+  BENCH_CU(cuMemcpyHtoD_(table_dev.ptr, table.data(), table.size() * 4));
+  BENCH_CU(cuMemcpyHtoD_(lens_dev.ptr, lens.data(), lens.size() * 4));
+
+  DecodeArgs args;
+  args.q = reinterpret_cast<const void*>(q.ptr);
+  args.o = reinterpret_cast<void*>(o.ptr);
+  args.k_cache = reinterpret_cast<const void*>(k.ptr);
+  args.v_cache = reinterpret_cast<const void*>(v.ptr);
+  args.k_scales = reinterpret_cast<const void*>(ks.ptr);
+  args.v_scales = reinterpret_cast<const void*>(vs.ptr);
+  args.batch = batch;
+  args.num_kv_heads = kv_heads;
+  args.seq_lens = reinterpret_cast<const int32_t*>(lens_dev.ptr);
+  args.max_blocks_per_seq = pages_per_seq;
+  args.sm_scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
+  Timer t(api);
+  std::vector<double> times;
+  for (int i = 0; i < runs + 10; ++i) {
+    args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + static_cast<size_t>(i % sets) * batch * pages_per_seq;
+    BENCH_CU(cuEventRecord_(t.start, nullptr));
+    auto r = (*kernel)->decode(nullptr, args);
+    if (!r) throw KvjitError(r.error());
+    BENCH_CU(cuEventRecord_(t.stop, nullptr));
+    const double ms = t.ms();
+    if (i >= 10) times.push_back(ms);
+  }
+  const double us = median(times) * 1e3;
+  const double bytes = static_cast<double>(batch) * context * kv_heads * (2.0 * row_bytes + (scaled ? 4 : 0)) +
+                       2.0 * q.bytes + static_cast<double>(batch) * pages_per_seq * 4;
+  const double gbs = bytes / (us * 1e-6) / 1e9;
+  return Row{to_string((*kernel)->spec()), batch, context, us, gbs, 100.0 * gbs / copy_gbs};
+}
+
+int run_bench(const BenchOptions& o) {
+  auto api = driver();
+  if (!api) {
+    fmt::print(stderr, "kvjit bench: {}\n", api.error().message);
+    return kExitFailure;
+  }
+  auto device = current_device_context();
+  if (!device) {
+    fmt::print(stderr, "kvjit bench: {}\n", device.error().message);
+    return kExitFailure;
+  }
+  std::vector<Spec> specs;
+  for (const std::string& text : o.specs) {
+    auto s = parse_spec(text);
+    if (!s) {
+      fmt::print(stderr, "kvjit bench: {}\n", s.error().message);
+      return kExitUsage;
+    }
+    specs.push_back(*s);
+  }
+  Engine engine;
+  const double copy = copy_bandwidth_gbs(*api);
+  std::vector<Row> rows;
+  for (const Spec& s : specs)
+    for (int b : o.batches)
+      for (int c : o.contexts) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, o.runs, copy));
+  if (o.json) {
+    nlohmann::json j = {{"copy_gbs", copy}, {"kv_heads", o.kv_heads}, {"rows", nlohmann::json::array()}};
+    for (const Row& r : rows)
+      j["rows"].push_back({{"spec", r.spec}, {"batch", r.batch}, {"context", r.context}, {"us", r.us},
+                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}});
+    fmt::print("{}\n", j.dump(2));
+    return kExitOk;
+  }
+  fmt::print("device copy bandwidth: {:.0f} GB/s (read + write)\n", copy);
+  fmt::print("{:<78} {:>6} {:>8} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "us", "GB/s", "%copy");
+  for (const Row& r : rows)
+    fmt::print("{:<78} {:>6} {:>8} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec, r.batch, r.context, r.us, r.gbs, r.pct);
+  return kExitOk;
+}
+
+}  // namespace
+
+Action add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Time decode kernels on the GPU (us, GB/s, % of copy bandwidth)");
+  cmd->add_option("--spec", o->specs, "Decode specs to time")->capture_default_str();
+  cmd->add_option("--batch", o->batches, "Batch sizes")->capture_default_str();
+  cmd->add_option("--context", o->contexts, "Context lengths (tokens per sequence)")->capture_default_str();
+  cmd->add_option("--kv-heads", o->kv_heads, "KV heads (query heads = gqa x this)")->capture_default_str();
+  cmd->add_option("--runs", o->runs, "Timed runs per shape (median reported)")->capture_default_str();
+  cmd->add_flag("--json", o->json, "JSON output");
+  return [o] { return run_bench(*o); };
+}
+
+}  // namespace kvjit::cli
