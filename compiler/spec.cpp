@@ -15,7 +15,8 @@ constexpr std::array<std::string_view, 2> kKindNames{"decode", "append"};
 constexpr std::array<std::string_view, 6> kKvNames{"f16", "bf16", "int8", "q8", "e4m3", "e5m2"};
 constexpr std::array<std::string_view, 2> kQNames{"f16", "bf16"};
 constexpr std::array<std::string_view, 2> kLayoutNames{"nhd", "hnd"};
-constexpr std::array<std::string_view, 2> kPagingNames{"table", "csr"};
+constexpr std::array<std::string_view, 3> kPagingNames{"table", "csr", "contig"};
+constexpr std::array<std::string_view, 2> kFlagNames{"0", "1"};
 
 // Architectures the templates are written for (Ampere and newer: cp.async, bf16, ldmatrix).
 struct ArchName {
@@ -100,6 +101,9 @@ struct Field {
   std::function<std::string(const Spec&)> allowed;  // what the rule allows, given the fields read so far
   std::function<std::optional<std::string>(Spec&, std::string_view)> parse;  // returns the rule on failure
   std::function<std::string(const Spec&)> print;
+  // Options (fields added after the base set) print only when not at their default, so adding one never
+  // renames existing kernels or invalidates their cache entries.
+  bool (*at_default)(const Spec&) = nullptr;
 };
 
 template <typename E, size_t N>
@@ -157,6 +161,15 @@ const std::vector<Field>& fields() {
               return std::nullopt;
             },
             [](const Spec& s) { return to_string(s.arch); }},
+      Field{"softcap", "softcap", false, [](const Spec&) { return "one of " + join(kFlagNames); },
+            [](Spec& s, std::string_view v) -> std::optional<std::string> {
+              auto flag = lookup<int>(kFlagNames, v);
+              if (!flag) return must_be("one of " + join(kFlagNames));
+              s.softcap = *flag == 1;
+              return std::nullopt;
+            },
+            [](const Spec& s) { return std::string(s.softcap ? "1" : "0"); },
+            [](const Spec& s) { return !s.softcap; }},
   };
   return table;
 }
@@ -297,6 +310,7 @@ std::string to_string(const Spec& spec) {
   std::string out(to_string(spec.kind));
   char sep = ':';
   for (const Field& f : fields()) {
+    if (f.at_default && f.at_default(spec)) continue;
     out += sep;
     out += f.key;
     out += '=';

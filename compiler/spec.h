@@ -21,8 +21,9 @@ enum class KvDtype : uint8_t { f16, bf16, int8, q8, e4m3, e5m2 };
 enum class QDtype : uint8_t { f16, bf16 };
 // nhd = [pages, page_size, kv_heads, head_dim]; hnd = [pages, kv_heads, page_size, head_dim].
 enum class Layout : uint8_t { nhd, hnd };
-// table = block table + seq lens (vLLM); csr = indptr / indices / last_page_len (FlashInfer).
-enum class Paging : uint8_t { table, csr };
+// table = block table + seq lens (vLLM); csr = indptr / indices / last_page_len (FlashInfer);
+// contig = one [kv_heads, capacity, head_dim] cache per sequence (realizar, ferrum's contiguous cache).
+enum class Paging : uint8_t { table, csr, contig };
 
 // Target architecture: sm_<sm>[a]; sm == 0 means "auto" (resolved from the device by the runtime).
 struct Arch {
@@ -42,6 +43,8 @@ struct Spec {
   Layout layout = Layout::nhd;
   Paging paging = Paging::table;
   Arch arch{};
+  // Options: printed in the canonical text only when set.
+  bool softcap = false;  // score = cap * tanh(score / cap), cap a launch argument (Gemma-2)
 
   bool operator==(const Spec&) const = default;
 };

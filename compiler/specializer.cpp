@@ -21,6 +21,15 @@ std::string format_type(const Spec& spec) {
   return "";
 }
 
+std::string_view paging_type(Paging paging) {
+  switch (paging) {
+    case Paging::table: return "PagingTable";
+    case Paging::csr: return "PagingCsr";
+    case Paging::contig: return "PagingContig";
+  }
+  return "";
+}
+
 }  // namespace
 
 Result<SpecializedSource> specialize(const Spec& spec) {
@@ -38,6 +47,7 @@ Result<SpecializedSource> specialize(const Spec& spec) {
   const bool decode = spec.kind == Kind::decode;
   const std::string page = std::to_string(spec.page_size);
 
+  const std::string layout = fmt::format("kvjit::{}<{}>", spec.layout == Layout::nhd ? "LayoutNhd" : "LayoutHnd", page);
   std::string config = fmt::format(
       "struct Config {{\n"
       "  static constexpr int kHeadDim = {};\n"
@@ -46,14 +56,15 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "  static constexpr int kHeadsPerCta = {};\n"
       "  static constexpr int kWarps = {};\n"
       "  static constexpr int kUnroll = {};\n"
+      "  static constexpr bool kSoftcap = {};\n"
+      "  static constexpr bool kContig = {};\n"
       "  typedef {} QElem;\n"
       "  typedef {} Format;\n"
-      "  typedef kvjit::{}<{}> Paging;\n"
-      "  typedef kvjit::{}<{}> Layout;\n"
+      "  typedef {} Layout;\n"
+      "  typedef kvjit::{}<{}, Layout> Paging;\n"
       "}};\n",
-      spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, elem_type(spec.q),
-      format_type(spec), spec.paging == Paging::table ? "PagingTable" : "PagingCsr", page,
-      spec.layout == Layout::nhd ? "LayoutNhd" : "LayoutHnd", page);
+      spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, spec.softcap,
+      spec.paging == Paging::contig, elem_type(spec.q), format_type(spec), layout, paging_type(spec.paging), page);
 
   out.source = fmt::format(
       "// kvjit specialized kernel\n"

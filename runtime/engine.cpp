@@ -27,9 +27,13 @@ Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const Laun
 
 Status Kernel::decode(CUstream stream, const DecodeArgs& args) const {
   DecodeParams params;
-  auto plan = plan_decode(spec_, shape_, args, &params);
+  auto plan = plan_decode(spec_, shape_, args, sm_count_, &params);
   if (!plan) return plan.error();
   return launch(*this, api_, stream, *plan, params);
+}
+
+size_t Kernel::decode_workspace_bytes(int batch, int num_kv_heads) const {
+  return kvjit::decode_workspace_bytes(spec_, shape_, batch, num_kv_heads);
 }
 
 Status Kernel::append(CUstream stream, const AppendArgs& args) const {
@@ -70,6 +74,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     kernel->shape_ = (*artifact)->shape;
     kernel->function_ = loaded->function;
     kernel->from_cubin_ = loaded->from_cubin;
+    kernel->sm_count_ = device->sm_count;
     kernel->api_ = driver().value();
     std::unique_lock lock(mu_);
     // Another thread may have loaded it meanwhile; keep the first so every caller shares one handle.

@@ -29,12 +29,16 @@ class Kernel {
   Status decode(CUstream stream, const DecodeArgs& args) const;
   Status append(CUstream stream, const AppendArgs& args) const;
 
+  // Split-KV workspace for up to `batch` sequences: allocate once, zero once, pass in DecodeArgs.
+  size_t decode_workspace_bytes(int batch, int num_kv_heads) const;
+
  private:
   friend class Engine;
   Spec spec_;
   LaunchShape shape_;
   CUfunction function_ = nullptr;
   bool from_cubin_ = false;
+  int sm_count_ = 1;
   const DriverApi* api_ = nullptr;
 };
 

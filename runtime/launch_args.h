@@ -26,10 +26,26 @@ struct DecodeArgs {
   const int32_t* indptr = nullptr;  // [batch + 1]
   const int32_t* indices = nullptr;
   const int32_t* last_page_len = nullptr;  // [batch]
-  float sm_scale = 0.0f;                   // usually 1 / sqrt(head_dim)
-  float k_scale = 1.0f;                    // per-tensor scales (fp8 formats)
+  // paging=contig: per-sequence caches [num_kv_heads, seq_capacity, head_dim] (device arrays of pointers),
+  // seq_lens as for paging=table
+  const void* const* seq_k = nullptr;  // [batch]
+  const void* const* seq_v = nullptr;
+  const void* const* seq_k_scales = nullptr;  // int8 / q8: per-sequence scale pools in the same row order
+  const void* const* seq_v_scales = nullptr;
+  int seq_capacity = 0;
+  float sm_scale = 0.0f;  // usually 1 / sqrt(head_dim)
+  float k_scale = 1.0f;   // per-tensor scales (fp8 formats)
   float v_scale = 1.0f;
-  float* lse = nullptr;  // optional [batch, num_q_heads]
+  float softcap = 0.0f;   // specs with softcap=1: score = softcap * tanh(score / softcap), > 0
+  int window = 0;         // > 0: sliding window, attend to the last `window` tokens only
+  float* lse = nullptr;   // optional [batch, num_q_heads], natural log
+  // Split-KV (flash-decoding): with max_seq_len (the longest sequence this launch can see) and a workspace of
+  // Kernel::decode_workspace_bytes(batch, num_kv_heads) bytes, zeroed once after allocation, the launch
+  // splits long sequences across CTAs when batch * heads alone cannot fill the GPU.
+  int max_seq_len = 0;    // 0: unknown, no split
+  void* workspace = nullptr;
+  size_t workspace_bytes = 0;
+  int num_splits = 0;     // 0: choose from batch, heads, max_seq_len and SM count; n > 0: exactly n (<= 32)
   // Optional: the spec these arguments were shaped for; a launch through a kernel of another spec fails.
   const Spec* expected_spec = nullptr;
 };
@@ -42,6 +58,12 @@ struct AppendArgs {
   void* k_scales = nullptr;  // kv=int8: one f16 per (page, slot, kv_head)
   void* v_scales = nullptr;
   const int64_t* slot_mapping = nullptr;  // [num_tokens]: page * page_size + slot, negative = skip
+                                          // (paging=contig: seq * seq_capacity + position)
+  void* const* seq_k = nullptr;            // paging=contig: per-sequence bases, as in DecodeArgs
+  void* const* seq_v = nullptr;
+  void* const* seq_k_scales = nullptr;
+  void* const* seq_v_scales = nullptr;
+  int seq_capacity = 0;
   int num_tokens = 0;
   int num_kv_heads = 0;
   float k_scale = 1.0f;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 
@@ -9,10 +10,10 @@ namespace kvjit {
 
 // The kernels read these structs through the same header; pin the layout so an edit to one side that the
 // other cannot see (a field reordered under a stale cache entry) fails the build instead of a launch.
-static_assert(sizeof(DecodeParams) == 120 && offsetof(DecodeParams, sm_scale) == 96 &&
-                  offsetof(DecodeParams, max_blocks_per_seq) == 116,
+static_assert(sizeof(DecodeParams) == 176 && offsetof(DecodeParams, sm_scale) == 136 &&
+                  offsetof(DecodeParams, num_splits) == 172,
               "DecodeParams layout changed: bump the cache format version");
-static_assert(sizeof(AppendParams) == 72 && offsetof(AppendParams, k_scale) == 56,
+static_assert(sizeof(AppendParams) == 112 && offsetof(AppendParams, k_scale) == 88,
               "AppendParams layout changed: bump the cache format version");
 
 namespace {
@@ -36,30 +37,73 @@ Status check_spec(const Spec& spec, Kind kind, const Spec* expected) {
   return Ok{};
 }
 
-bool needs_row_scales(KvDtype kv) { return kv == KvDtype::int8; }
+bool needs_scale_pools(KvDtype kv) { return kv == KvDtype::int8 || kv == KvDtype::q8; }
 
 }  // namespace
 
-Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& a, DecodeParams* p) {
+size_t decode_workspace_bytes(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
+                              int num_splits) {
+  const size_t rows = static_cast<size_t>(batch) * num_kv_heads * spec.gqa * num_splits;
+  const size_t counters = static_cast<size_t>(batch) * num_kv_heads * shape.chunks(spec);
+  return (rows * (spec.head_dim + 2) + counters) * sizeof(float);
+}
+
+int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads, int max_seq_len,
+                  int sm_count) {
+  const long long ctas = static_cast<long long>(batch) * num_kv_heads * shape.chunks(spec);
+  const long long wanted = (2LL * sm_count + ctas - 1) / std::max(1LL, ctas);
+  const long long by_length = std::max(1, max_seq_len / 256);
+  return static_cast<int>(std::clamp<long long>(std::min(wanted, by_length), 1, kMaxSplits));
+}
+
+Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& a, int sm_count,
+                               DecodeParams* p) {
   KVJIT_TRY(check_spec(spec, Kind::decode, a.expected_spec));
   if (a.batch <= 0) return arg_error(spec, fmt::format("batch={}: must be positive", a.batch));
   if (static_cast<unsigned>(a.batch) > kMaxGridY)
     return arg_error(spec, fmt::format("batch={}: must be at most {}", a.batch, kMaxGridY));
   if (a.num_kv_heads <= 0) return arg_error(spec, fmt::format("num_kv_heads={}: must be positive", a.num_kv_heads));
-  if (!a.q || !a.o || !a.k_cache || !a.v_cache) return arg_error(spec, "q, o, k_cache and v_cache must be non-null");
-  if (needs_row_scales(spec.kv) && (!a.k_scales || !a.v_scales))
-    return arg_error(spec, "kv=int8 needs k_scales and v_scales");
+  if (!a.q || !a.o) return arg_error(spec, "q and o must be non-null");
+  const bool contig = spec.paging == Paging::contig;
+  if (contig) {
+    if (!a.seq_k || !a.seq_v || !a.seq_lens) return arg_error(spec, "paging=contig needs seq_k, seq_v and seq_lens");
+    if (a.seq_capacity <= 0)
+      return arg_error(spec, fmt::format("seq_capacity={}: must be positive", a.seq_capacity));
+    if (needs_scale_pools(spec.kv) && (!a.seq_k_scales || !a.seq_v_scales))
+      return arg_error(spec, fmt::format("kv={} needs seq_k_scales and seq_v_scales", to_string(spec.kv)));
+  } else {
+    if (!a.k_cache || !a.v_cache) return arg_error(spec, "k_cache and v_cache must be non-null");
+    if (needs_scale_pools(spec.kv) && (!a.k_scales || !a.v_scales))
+      return arg_error(spec, fmt::format("kv={} needs k_scales and v_scales", to_string(spec.kv)));
+  }
   if (spec.paging == Paging::table) {
     if (!a.block_table || !a.seq_lens) return arg_error(spec, "paging=table needs block_table and seq_lens");
     if (a.max_blocks_per_seq <= 0)
       return arg_error(spec, fmt::format("max_blocks_per_seq={}: must be positive", a.max_blocks_per_seq));
-  } else if (!a.indptr || !a.indices || !a.last_page_len) {
+  } else if (spec.paging == Paging::csr && (!a.indptr || !a.indices || !a.last_page_len)) {
     return arg_error(spec, "paging=csr needs indptr, indices and last_page_len");
   }
   if (!(a.sm_scale > 0.0f) || !std::isfinite(a.sm_scale))
     return arg_error(spec, fmt::format("sm_scale={}: must be positive and finite", a.sm_scale));
   if (!std::isfinite(a.k_scale) || !std::isfinite(a.v_scale))
     return arg_error(spec, "k_scale and v_scale must be finite");
+  if (spec.softcap && (!(a.softcap > 0.0f) || !std::isfinite(a.softcap)))
+    return arg_error(spec, fmt::format("softcap={}: must be positive and finite for a softcap=1 spec", a.softcap));
+  if (a.window < 0) return arg_error(spec, fmt::format("window={}: must not be negative", a.window));
+  if (a.num_splits < 0 || a.num_splits > kMaxSplits)
+    return arg_error(spec, fmt::format("num_splits={}: must be in [0, {}]", a.num_splits, kMaxSplits));
+  if (a.max_seq_len < 0) return arg_error(spec, fmt::format("max_seq_len={}: must not be negative", a.max_seq_len));
+
+  int splits = 1;
+  if (a.workspace != nullptr) {
+    splits = a.num_splits > 0 ? a.num_splits
+                              : choose_splits(spec, shape, a.batch, a.num_kv_heads, a.max_seq_len, sm_count);
+    // Fewer partitions when the caller's workspace holds fewer.
+    while (splits > 1 && decode_workspace_bytes(spec, shape, a.batch, a.num_kv_heads, splits) > a.workspace_bytes)
+      --splits;
+  } else if (a.num_splits > 1) {
+    return arg_error(spec, fmt::format("num_splits={} needs a workspace", a.num_splits));
+  }
 
   *p = DecodeParams{};
   p->q = a.q;
@@ -73,19 +117,29 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
   p->indptr = a.indptr;
   p->indices = a.indices;
   p->last_page_len = a.last_page_len;
+  p->seq_k = a.seq_k;
+  p->seq_v = a.seq_v;
+  p->seq_k_scales = a.seq_k_scales;
+  p->seq_v_scales = a.seq_v_scales;
   p->lse = a.lse;
+  p->workspace = static_cast<float*>(a.workspace);
   p->sm_scale = a.sm_scale;
   p->k_scale = a.k_scale;
   p->v_scale = a.v_scale;
+  p->softcap = a.softcap;
   p->batch = a.batch;
   p->num_kv_heads = a.num_kv_heads;
   p->max_blocks_per_seq = a.max_blocks_per_seq;
+  p->seq_capacity = a.seq_capacity;
+  p->window = a.window;
+  p->num_splits = splits;
 
   LaunchPlan plan;
   const long long grid_x = static_cast<long long>(a.num_kv_heads) * shape.chunks(spec);
   if (grid_x > 0x7fffffffLL) return arg_error(spec, "num_kv_heads too large");
   plan.grid[0] = static_cast<unsigned>(grid_x);
   plan.grid[1] = static_cast<unsigned>(a.batch);
+  plan.grid[2] = static_cast<unsigned>(splits);
   plan.block[0] = static_cast<unsigned>(shape.threads());
   return plan;
 }
@@ -99,10 +153,18 @@ Result<LaunchPlan> plan_append(const Spec& spec, const LaunchShape& shape, const
     plan.empty = true;
     return plan;
   }
-  if (!a.k || !a.v || !a.k_cache || !a.v_cache || !a.slot_mapping)
-    return arg_error(spec, "k, v, k_cache, v_cache and slot_mapping must be non-null");
-  if (needs_row_scales(spec.kv) && (!a.k_scales || !a.v_scales))
-    return arg_error(spec, "kv=int8 needs k_scales and v_scales");
+  if (!a.k || !a.v || !a.slot_mapping) return arg_error(spec, "k, v and slot_mapping must be non-null");
+  if (spec.paging == Paging::contig) {
+    if (!a.seq_k || !a.seq_v) return arg_error(spec, "paging=contig needs seq_k and seq_v");
+    if (a.seq_capacity <= 0)
+      return arg_error(spec, fmt::format("seq_capacity={}: must be positive", a.seq_capacity));
+    if (needs_scale_pools(spec.kv) && (!a.seq_k_scales || !a.seq_v_scales))
+      return arg_error(spec, fmt::format("kv={} needs seq_k_scales and seq_v_scales", to_string(spec.kv)));
+  } else {
+    if (!a.k_cache || !a.v_cache) return arg_error(spec, "k_cache and v_cache must be non-null");
+    if (needs_scale_pools(spec.kv) && (!a.k_scales || !a.v_scales))
+      return arg_error(spec, fmt::format("kv={} needs k_scales and v_scales", to_string(spec.kv)));
+  }
   if (!std::isfinite(a.k_scale) || !std::isfinite(a.v_scale) || a.k_scale == 0.0f || a.v_scale == 0.0f)
     return arg_error(spec, "k_scale and v_scale must be finite and non-zero");
   *p = AppendParams{};
@@ -113,6 +175,11 @@ Result<LaunchPlan> plan_append(const Spec& spec, const LaunchShape& shape, const
   p->k_scales = a.k_scales;
   p->v_scales = a.v_scales;
   p->slot_mapping = reinterpret_cast<const long long*>(a.slot_mapping);
+  p->seq_k = a.seq_k;
+  p->seq_v = a.seq_v;
+  p->seq_k_scales = a.seq_k_scales;
+  p->seq_v_scales = a.seq_v_scales;
+  p->seq_capacity = a.seq_capacity;
   p->k_scale = a.k_scale;
   p->v_scale = a.v_scale;
   p->num_tokens = a.num_tokens;

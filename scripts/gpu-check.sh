@@ -24,7 +24,7 @@ step gpu_tests "$bundle/bin/kvjit_gpu_tests" ${GPU_TEST_FILTER:+--gtest_filter=$
 step no_driver env KVJIT_LIBCUDA=/nonexistent/libcuda.so.1 "$bundle/bin/kvjit_no_driver_tests"
 if command -v compute-sanitizer >/dev/null && [ -z "${SKIP_SANITIZER:-}" ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \
-    --gtest_filter='GpuDecode.WideGroupsAndHeads:GpuDecode.EmptySequenceGivesZeros:GpuAppend.*:GpuLaunch.GraphReplayMatchesEager'
+    --gtest_filter='GpuDecode.WideGroupsAndHeads:GpuDecode.EmptySequenceGivesZeros:GpuAppend.*:GpuGraph*:GpuContig*:GpuOptions*'
 fi
 if [ -x "$bundle/bin/kvjit_bench" ] && [ -z "${SKIP_BENCH:-}" ]; then
   step bench "$bundle/bin/kvjit_bench" ${BENCH_ARGS:-}

@@ -102,13 +102,15 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
   const size_t row_bytes = static_cast<size_t>(spec.head_dim) * kv_element_bytes(spec.kv);
   const size_t rows_per_set = static_cast<size_t>(batch) * pages_per_seq * spec.page_size * kv_heads;
-  const bool scaled = spec.kv == KvDtype::int8;
-  const size_t set_bytes = rows_per_set * (2 * row_bytes + (scaled ? 4 : 0));
+  // f16 scales per row: int8 one, q8 one per 32-element block.
+  const size_t scales_per_row = spec.kv == KvDtype::int8 ? 1 : spec.kv == KvDtype::q8 ? spec.head_dim / 32 : 0;
+  const size_t scale_bytes = scales_per_row * 2;
+  const size_t set_bytes = rows_per_set * 2 * (row_bytes + scale_bytes);
   // Rotate over enough copies of the cache that K/V in flight exceed the L2 several times (>= 256 MiB).
   const int sets = static_cast<int>(std::clamp<size_t>((size_t{256} << 20) / set_bytes + 1, 1, 64));
   const int q_heads = kv_heads * spec.gqa;
   DeviceMemory k(api, rows_per_set * row_bytes * sets), v(api, rows_per_set * row_bytes * sets);
-  DeviceMemory ks(api, rows_per_set * 2 * sets), vs(api, rows_per_set * 2 * sets);
+  DeviceMemory ks(api, rows_per_set * scale_bytes * sets), vs(api, rows_per_set * scale_bytes * sets);
   DeviceMemory q(api, static_cast<size_t>(batch) * q_heads * spec.head_dim * 2);
   DeviceMemory o(api, q.bytes);
   const bool f16_storage = spec.kv == KvDtype::f16 || spec.kv == KvDtype::bf16;
@@ -143,6 +145,12 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.seq_lens = reinterpret_cast<const int32_t*>(lens_dev.ptr);
   args.max_blocks_per_seq = pages_per_seq;
   args.sm_scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
+  // Split-KV workspace, zeroed once: small batches spread long contexts over the SMs.
+  DeviceMemory workspace(api, (*kernel)->decode_workspace_bytes(batch, kv_heads));
+  BENCH_CU(cuMemsetD8_(workspace.ptr, 0, workspace.bytes));
+  args.workspace = reinterpret_cast<void*>(workspace.ptr);
+  args.workspace_bytes = workspace.bytes;
+  args.max_seq_len = context;
   Timer t(api);
   std::vector<double> times;
   for (int i = 0; i < runs + 10; ++i) {
@@ -155,7 +163,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
     if (i >= 10) times.push_back(ms);
   }
   const double us = median(times) * 1e3;
-  const double bytes = static_cast<double>(batch) * context * kv_heads * (2.0 * row_bytes + (scaled ? 4 : 0)) +
+  const double bytes = static_cast<double>(batch) * context * kv_heads * 2.0 * (row_bytes + scale_bytes) +
                        2.0 * q.bytes + static_cast<double>(batch) * pages_per_seq * 4;
   const double gbs = bytes / (us * 1e-6) / 1e9;
   return Row{to_string((*kernel)->spec()), batch, context, us, gbs, 100.0 * gbs / copy_gbs};

@@ -5,9 +5,12 @@
 //   Scale                         what the dequantizer needs besides Raw (empty for unquantized formats)
 //   load(cache, row, hd, vid)     Raw of elements [8*vid, 8*vid+8) of row `row` (rows are hd long)
 //   load_scale(pool, row, hd, vid)  the Scale of that vector
-//   dequant(raw, scale, out)      8 floats, without the per-tensor scale
+//   dequant(raw, out)             8 floats, before the vector's scale
+//   scale_of(scale)               the vector's scale as a float: the kernel applies it once per dot
+//                                 product (K) or probability (V) instead of once per element
 //   kTensorScaled                 true if value = dequant * per-tensor scale (k_scale / v_scale); the decode
 //                                 kernel folds that scale into q and into the output instead of each element
+//   kPostScale                    a constant factor dequant leaves out, folded the same way
 //   store_row(...)                quantize and write one row; one warp, lanes striding over vectors
 //
 // A "row" is one (page, slot, kv_head) head_dim vector; its index comes from the layout (paging.cuh).
@@ -36,11 +39,20 @@ __device__ __forceinline__ float abs_max8(const float (&x)[8]) {
   for (int e = 0; e < 8; ++e) m = fmax2(m, fabs1(x[e]));
   return m;
 }
-__device__ __forceinline__ void dequant_int8x8(const u32x2& raw, float scale, float (&out)[8]) {
-  const u32 w[2] = {raw.x, raw.y};
+// int8 to f32 without the (slow, quarter-rate) integer conversion unit: flip the sign bit so each byte is
+// b + 128, byte-permute it under the exponent of 2^23, and subtract 2^23 + 128. Exact for every byte.
+__device__ __forceinline__ void int8x4_to_f32(u32 w, float* out) {
+  const u32 biased = w ^ 0x80808080u;
 #pragma unroll
-  for (int i = 0; i < 8; ++i)
-    out[i] = static_cast<float>(static_cast<i8>((w[i / 4] >> (8 * (i % 4))) & 0xffu)) * scale;
+  for (int j = 0; j < 4; ++j) {
+    u32 bits;
+    asm("prmt.b32 %0, %1, %2, %3;" : "=r"(bits) : "r"(biased), "r"(0x4b000000u), "r"(0x7540u | j));
+    out[j] = bits_to_f32(bits) - 8388736.0f;
+  }
+}
+__device__ __forceinline__ void int8x8_to_f32(const u32x2& raw, float (&out)[8]) {
+  int8x4_to_f32(raw.x, out);
+  int8x4_to_f32(raw.y, out + 4);
 }
 // Symmetric int8 (int8 rows, q8 blocks): scale = f16(max|x| / 127); q = rint(x * (1 / scale)) in [-127, 127].
 __device__ __forceinline__ u16 int8_scale(float amax) { return ElemF16::from_f32(amax / 127.0f); }
@@ -65,14 +77,14 @@ struct FormatPlain {
   struct Scale {};
   static constexpr int kElemBytes = 2;
   static constexpr bool kTensorScaled = false;
+  static constexpr float kPostScale = 1.0f;
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
     return ldg_nc(reinterpret_cast<const u32x4*>(static_cast<const u16*>(cache) + row * head_dim) + vid);
   }
   __device__ __forceinline__ static Scale load_scale(const void*, i64, int, int) { return Scale{}; }
-  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale&, float (&out)[8]) {
-    unpack8<Elem>(raw, out);
-  }
+  __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { unpack8<Elem>(raw, out); }
+  __device__ __forceinline__ static float scale_of(const Scale&) { return 1.0f; }
 
   // in: 8 floats per vector, vectors vid = lane, lane + 32, ...; NV vectors in the row.
   template <int NV, int VPT>
@@ -97,6 +109,7 @@ struct FormatInt8 {
   typedef float Scale;
   static constexpr int kElemBytes = 1;
   static constexpr bool kTensorScaled = false;
+  static constexpr float kPostScale = 1.0f;
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
     return load_bytes8(cache, row, head_dim, vid);
@@ -104,9 +117,8 @@ struct FormatInt8 {
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int, int) {
     return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + row));
   }
-  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale& scale, float (&out)[8]) {
-    dequant_int8x8(raw, scale, out);
-  }
+  __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
+  __device__ __forceinline__ static float scale_of(const Scale& s) { return s; }
 
   template <int NV, int VPT>
   __device__ __forceinline__ static void store_row(void* cache, void* scales, i64 row, float,
@@ -133,6 +145,7 @@ struct FormatQ8 {
   typedef float Scale;
   static constexpr int kElemBytes = 1;
   static constexpr bool kTensorScaled = false;
+  static constexpr float kPostScale = 1.0f;
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
     return load_bytes8(cache, row, head_dim, vid);
@@ -140,9 +153,8 @@ struct FormatQ8 {
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int head_dim, int vid) {
     return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + row * (head_dim / 32) + vid / 4));
   }
-  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale& scale, float (&out)[8]) {
-    dequant_int8x8(raw, scale, out);
-  }
+  __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
+  __device__ __forceinline__ static float scale_of(const Scale& s) { return s; }
 
   // A block is 4 vectors held by 4 consecutive lanes (vid = lane + 32 i), reduced with two shuffles.
   template <int NV, int VPT>
@@ -171,15 +183,17 @@ struct FormatFp8 {
   static constexpr int kElemBytes = 1;
   static constexpr bool kTensorScaled = true;
   typedef Fp8Convert<F, kHardware> Convert;
+  static constexpr float kPostScale = Convert::kPostScale;
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
     return load_bytes8(cache, row, head_dim, vid);
   }
   __device__ __forceinline__ static Scale load_scale(const void*, i64, int, int) { return Scale{}; }
-  __device__ __forceinline__ static void dequant(const Raw& raw, const Scale&, float (&out)[8]) {
+  __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) {
     Convert::decode4(raw.x, out);
     Convert::decode4(raw.y, out + 4);
   }
+  __device__ __forceinline__ static float scale_of(const Scale&) { return 1.0f; }
 
   template <int NV, int VPT>
   __device__ __forceinline__ static void store_row(void* cache, void*, i64 row, float tensor_scale,

@@ -25,13 +25,20 @@ __device__ __forceinline__ float fp8_max_finite() {
   return F::kMantissa == 3 ? 448.0f : 57344.0f;
 }
 
+// Decoding leaves a constant factor out (kPostScale): the decode kernel folds it into q and into the output
+// once instead of multiplying every element.
+//
 // Software decode: place sign, exponent and mantissa into an f32 whose exponent is off by the bias
-// difference, then scale by 2^(127 - bias). Subnormal codes become f32 subnormals, scaled exactly.
+// difference; the value is the code's times 2^(bias - 127), so kPostScale = 2^(127 - bias). Subnormal codes
+// become f32 subnormals, exact (kernels are compiled without flush-to-zero).
 template <class F>
-__device__ __forceinline__ float fp8_to_f32_soft(u32 code) {
-  const u32 bits = ((code & 0x80u) << 24) | ((code & 0x7fu) << (23 - F::kMantissa));
-  const float scale = bits_to_f32(static_cast<u32>(127 + (127 - F::kBias)) << 23);
-  return bits_to_f32(bits) * scale;
+__device__ __forceinline__ float fp8_to_f32_unscaled(u32 code) {
+  return bits_to_f32(((code & 0x80u) << 24) | ((code & 0x7fu) << (23 - F::kMantissa)));
+}
+
+// f16 bits to the f32 with the same sign, exponent and mantissa bits: the f16 value times 2^-112.
+__device__ __forceinline__ float f16_to_f32_unscaled(u32 h) {
+  return bits_to_f32(((h & 0x8000u) << 16) | ((h & 0x7fffu) << 13));
 }
 
 // Software encode, round to nearest even with saturation.
@@ -62,10 +69,12 @@ struct Fp8Convert;
 
 template <class F>
 struct Fp8Convert<F, false> {
-  // 4 codes (one byte each, lowest first) to floats.
+  static constexpr float kPostScale = F::kBias == 7 ? 1.329227995784916e36f /* 2^120 */
+                                                    : 5.192296858534828e33f /* 2^112 */;
+  // 4 codes (one byte each, lowest first) to floats, times 1 / kPostScale.
   __device__ __forceinline__ static void decode4(u32 w, float* out) {
 #pragma unroll
-    for (int i = 0; i < 4; ++i) out[i] = fp8_to_f32_soft<F>((w >> (8 * i)) & 0xffu);
+    for (int i = 0; i < 4; ++i) out[i] = fp8_to_f32_unscaled<F>((w >> (8 * i)) & 0xffu);
   }
   // Two floats to two codes: lo in bits 0..7, hi in bits 8..15.
   __device__ __forceinline__ static u32 encode2(float lo, float hi) {
@@ -75,17 +84,20 @@ struct Fp8Convert<F, false> {
 
 // sm_89+: cvt.rn.f16x2.{e4m3x2,e5m2x2} decodes two codes at once (exact: every FP8 value is an f16 value),
 // cvt.rn.satfinite.{e4m3x2,e5m2x2}.f32 encodes two floats.
+// The f16 results are widened with integer operations (f16_to_f32_unscaled), not the quarter-rate
+// conversion unit, so kPostScale = 2^112.
 template <>
 struct Fp8Convert<E4M3, true> {
+  static constexpr float kPostScale = 5.192296858534828e33f;  // 2^112
   __device__ __forceinline__ static void decode4(u32 w, float* out) {
     u32 lo, hi;
     asm("{\n .reg .b16 a, b;\n mov.b32 {a, b}, %2;\n cvt.rn.f16x2.e4m3x2 %0, a;\n cvt.rn.f16x2.e4m3x2 %1, b;\n}"
         : "=r"(lo), "=r"(hi)
         : "r"(w));
-    out[0] = ElemF16::to_f32(static_cast<u16>(lo & 0xffffu));
-    out[1] = ElemF16::to_f32(static_cast<u16>(lo >> 16));
-    out[2] = ElemF16::to_f32(static_cast<u16>(hi & 0xffffu));
-    out[3] = ElemF16::to_f32(static_cast<u16>(hi >> 16));
+    out[0] = f16_to_f32_unscaled(lo);
+    out[1] = f16_to_f32_unscaled(lo >> 16);
+    out[2] = f16_to_f32_unscaled(hi);
+    out[3] = f16_to_f32_unscaled(hi >> 16);
   }
   __device__ __forceinline__ static u32 encode2(float lo, float hi) {
     u16 r;
@@ -96,15 +108,16 @@ struct Fp8Convert<E4M3, true> {
 
 template <>
 struct Fp8Convert<E5M2, true> {
+  static constexpr float kPostScale = 5.192296858534828e33f;  // 2^112
   __device__ __forceinline__ static void decode4(u32 w, float* out) {
     u32 lo, hi;
     asm("{\n .reg .b16 a, b;\n mov.b32 {a, b}, %2;\n cvt.rn.f16x2.e5m2x2 %0, a;\n cvt.rn.f16x2.e5m2x2 %1, b;\n}"
         : "=r"(lo), "=r"(hi)
         : "r"(w));
-    out[0] = ElemF16::to_f32(static_cast<u16>(lo & 0xffffu));
-    out[1] = ElemF16::to_f32(static_cast<u16>(lo >> 16));
-    out[2] = ElemF16::to_f32(static_cast<u16>(hi & 0xffffu));
-    out[3] = ElemF16::to_f32(static_cast<u16>(hi >> 16));
+    out[0] = f16_to_f32_unscaled(lo);
+    out[1] = f16_to_f32_unscaled(lo >> 16);
+    out[2] = f16_to_f32_unscaled(hi);
+    out[3] = f16_to_f32_unscaled(hi >> 16);
   }
   __device__ __forceinline__ static u32 encode2(float lo, float hi) {
     u16 r;

@@ -17,13 +17,22 @@ struct DecodeParams {
   const int* indptr;          // paging=csr: [batch + 1] offsets into indices
   const int* indices;         // paging=csr: physical page ids
   const int* last_page_len;   // paging=csr: [batch] tokens in each sequence's last page (1..page_size)
+  const void* const* seq_k;   // paging=contig: [batch] per-sequence K base, [num_kv_heads, seq_capacity, head_dim]
+  const void* const* seq_v;
+  const void* const* seq_k_scales;  // paging=contig: [batch] per-sequence scale bases (int8, q8), else null
+  const void* const* seq_v_scales;
   float* lse;                 // optional [batch, num_q_heads] natural-log sum-exp of the scaled scores
+  float* workspace;           // split-KV partials and merge counters (num_splits > 1); zeroed once by the host
   float sm_scale;             // softmax scale, usually 1/sqrt(head_dim)
   float k_scale;              // per-tensor scales (fp8); 1.0 otherwise
   float v_scale;
+  float softcap;              // softcap=1 specs: score = softcap * tanh(score / softcap)
   int batch;
   int num_kv_heads;
   int max_blocks_per_seq;     // paging=table: row stride of block_table
+  int seq_capacity;           // paging=contig: tokens each sequence's cache can hold (its row stride per head)
+  int window;                 // > 0: attend only to the last `window` tokens of each sequence (sliding window)
+  int num_splits;             // KV partitions per sequence (grid z); 1 = no split
 };
 
 struct AppendParams {
@@ -33,11 +42,17 @@ struct AppendParams {
   void* v_cache;
   void* k_scales;             // int8: one f16 per (page, slot, kv_head); else null
   void* v_scales;
-  const long long* slot_mapping;  // [num_tokens]: page * page_size + slot; negative = skip the token
+  const long long* slot_mapping;  // [num_tokens]: page * page_size + slot (contig: seq * seq_capacity + pos);
+                                  // negative = skip the token
+  void* const* seq_k;         // paging=contig: [batch] per-sequence bases (as in DecodeParams)
+  void* const* seq_v;
+  void* const* seq_k_scales;
+  void* const* seq_v_scales;
   float k_scale;              // per-tensor scales (fp8); 1.0 otherwise
   float v_scale;
   int num_tokens;
   int num_kv_heads;
+  int seq_capacity;           // paging=contig
 };
 
 }  // namespace kvjit

@@ -17,9 +17,14 @@ struct Stream {
   ~Stream() { cu()->cuStreamDestroy_(s); }
 };
 
-// A decode step captured once and replayed with new sequence lengths equals eager launches.
-TEST(GpuLaunch, GraphReplayMatchesEager) {
+// A decode step captured once and replayed with new sequence lengths equals eager launches, with and
+// without split-KV (whose merge counters must reset themselves between replays).
+class GpuGraph : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Split, GpuGraph, ::testing::Bool());
+
+TEST_P(GpuGraph, ReplayMatchesEager) {
   KVJIT_REQUIRE_GPU();
+  const bool split = GetParam();
   Spec spec;
   spec.kv = KvDtype::int8;
   spec.gqa = 4;
@@ -36,6 +41,14 @@ TEST(GpuLaunch, GraphReplayMatchesEager) {
   args.o = o_graph.get();
   auto kernel = engine().get(spec);
   ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+  DeviceBuffer ws;
+  if (split) {
+    ws = DeviceBuffer((*kernel)->decode_workspace_bytes(3, 2));
+    check(cu()->cuMemsetD8_(reinterpret_cast<CUdeviceptr>(ws.get()), 0, ws.bytes()), "cuMemsetD8");
+    args.workspace = ws.get();
+    args.workspace_bytes = ws.bytes();
+    args.max_seq_len = 1024;
+  }
 
   Stream stream;
   CUgraph graph = nullptr;

@@ -29,7 +29,7 @@ TEST(LaunchPlan, DecodeGridCoversKvHeadsChunksAndBatch) {
   const Spec spec = decode_spec(16);  // 16 q heads per group, 8 per CTA -> 2 chunks
   const LaunchShape shape = launch_shape(spec);
   DecodeParams p;
-  auto plan = plan_decode(spec, shape, valid_decode_args(), &p);
+  auto plan = plan_decode(spec, shape, valid_decode_args(), 132, &p);
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   EXPECT_EQ(plan->grid[0], 8u * static_cast<unsigned>(spec.gqa / shape.heads_per_cta));
   EXPECT_EQ(plan->grid[1], 3u);
@@ -49,7 +49,11 @@ TEST(LaunchPlan, DecodeRejectsBadArguments) {
       {"batch 0", [](DecodeArgs& a) { a.batch = 0; }, "batch=0: must be positive"},
       {"batch huge", [](DecodeArgs& a) { a.batch = 70000; }, "batch=70000: must be at most 65535"},
       {"kv heads", [](DecodeArgs& a) { a.num_kv_heads = -1; }, "num_kv_heads=-1: must be positive"},
-      {"null q", [](DecodeArgs& a) { a.q = nullptr; }, "q, o, k_cache and v_cache must be non-null"},
+      {"null q", [](DecodeArgs& a) { a.q = nullptr; }, "q and o must be non-null"},
+      {"null cache", [](DecodeArgs& a) { a.v_cache = nullptr; }, "k_cache and v_cache must be non-null"},
+      {"window", [](DecodeArgs& a) { a.window = -1; }, "window=-1: must not be negative"},
+      {"splits", [](DecodeArgs& a) { a.num_splits = 33; }, "num_splits=33: must be in [0, 32]"},
+      {"splits no workspace", [](DecodeArgs& a) { a.num_splits = 4; }, "num_splits=4 needs a workspace"},
       {"null scales", [](DecodeArgs& a) { a.k_scales = nullptr; }, "kv=int8 needs k_scales and v_scales"},
       {"null table", [](DecodeArgs& a) { a.block_table = nullptr; }, "paging=table needs block_table and seq_lens"},
       {"max blocks", [](DecodeArgs& a) { a.max_blocks_per_seq = 0; }, "max_blocks_per_seq=0: must be positive"},
@@ -62,7 +66,7 @@ TEST(LaunchPlan, DecodeRejectsBadArguments) {
     DecodeArgs a = valid_decode_args();
     row.mutate(a);
     DecodeParams p;
-    auto plan = plan_decode(spec, launch_shape(spec), a, &p);
+    auto plan = plan_decode(spec, launch_shape(spec), a, 132, &p);
     ASSERT_FALSE(plan.ok());
     EXPECT_EQ(plan.error().kind, ErrorKind::invalid_argument);
     EXPECT_EQ(plan.error().message, to_string(spec) + ": " + row.message);
@@ -75,7 +79,7 @@ TEST(LaunchPlan, CsrNeedsItsArrays) {
   DecodeArgs a = valid_decode_args();
   a.indices = nullptr;
   DecodeParams p;
-  auto plan = plan_decode(spec, launch_shape(spec), a, &p);
+  auto plan = plan_decode(spec, launch_shape(spec), a, 132, &p);
   ASSERT_FALSE(plan.ok());
   EXPECT_NE(plan.error().message.find("paging=csr needs indptr, indices and last_page_len"), std::string::npos);
 }
@@ -93,7 +97,7 @@ TEST(LaunchPlan, WrongKindOrSpecIsRefused) {
   DecodeArgs a = valid_decode_args();
   a.expected_spec = &other;
   DecodeParams p;
-  auto r2 = plan_decode(spec, launch_shape(spec), a, &p);
+  auto r2 = plan_decode(spec, launch_shape(spec), a, 132, &p);
   ASSERT_FALSE(r2.ok());
   EXPECT_NE(r2.error().message.find("arguments were shaped for " + to_string(other)), std::string::npos);
 
@@ -101,7 +105,40 @@ TEST(LaunchPlan, WrongKindOrSpecIsRefused) {
   Spec auto_arch = spec;
   auto_arch.arch = Arch{};
   a.expected_spec = &auto_arch;
-  EXPECT_TRUE(plan_decode(spec, launch_shape(spec), a, &p).ok());
+  EXPECT_TRUE(plan_decode(spec, launch_shape(spec), a, 132, &p).ok());
+}
+
+TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
+  const Spec spec = decode_spec(4);
+  const LaunchShape shape = launch_shape(spec);
+  // One sequence, 8 kv heads: 8 CTAs; two waves over 132 SMs want 33 partitions, capped at 32.
+  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 32768, 132), 32);
+  // Short sequences are not cut below 256 tokens per partition.
+  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 1000, 132), 3);
+  // Enough CTAs already: no split.
+  EXPECT_EQ(choose_splits(spec, shape, 64, 8, 32768, 132), 1);
+
+  static float ws[1];
+  DecodeArgs a = valid_decode_args();
+  a.batch = 1;
+  a.max_seq_len = 32768;
+  a.workspace = ws;
+  a.workspace_bytes = decode_workspace_bytes(spec, shape, 1, 8);
+  DecodeParams p;
+  auto plan = plan_decode(spec, shape, a, 132, &p);
+  ASSERT_TRUE(plan.ok()) << plan.error().message;
+  EXPECT_EQ(plan->grid[2], 32u);
+  EXPECT_EQ(p.num_splits, 32);
+  // A smaller workspace gives fewer partitions, never an overflow.
+  a.workspace_bytes = decode_workspace_bytes(spec, shape, 1, 8, 5);
+  plan = plan_decode(spec, shape, a, 132, &p);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(p.num_splits, 5);
+  // No workspace: no split.
+  a.workspace = nullptr;
+  plan = plan_decode(spec, shape, a, 132, &p);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(p.num_splits, 1);
 }
 
 TEST(LaunchPlan, AppendGridAndEmptyBatch) {
