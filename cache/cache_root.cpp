@@ -98,6 +98,12 @@ Status CacheRoot::ensure_entry_dirs(const Key& key) const {
   return ensure_dir(dir_ + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2));
 }
 
+void CacheRoot::remove_empty_entry_dirs(const Key& key) const {
+  const std::string hex = key.hex();
+  if (files_->rmdir(dir_ + "/" + hex.substr(0, 2) + "/" + hex.substr(2, 2)) == 0)
+    (void)files_->rmdir(dir_ + "/" + hex.substr(0, 2));
+}
+
 Status CacheRoot::check_entry_dirs(const Key& key) const {
   const std::string hex = key.hex();
   KVJIT_TRY(check_dir(dir_ + "/" + hex.substr(0, 2)));

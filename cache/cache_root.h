@@ -38,6 +38,9 @@ class CacheRoot {
   Status ensure_entry_dirs(const Key& key) const;
   // The same checks without creating: not_found when a directory is missing.
   Status check_entry_dirs(const Key& key) const;
+  // Removes the key's two fan-out directories if they are empty, so scans stay proportional to the entries. A
+  // writer that loses the race (its directory vanishes before its rename) recreates it and retries.
+  void remove_empty_entry_dirs(const Key& key) const;
   // mkdir at 0700 (explicit chmod: the umask may have removed bits) unless present, then check_dir.
   Status ensure_dir(const std::string& path) const;
   // A real directory (lstat), owned by us, not writable by group or others.

@@ -73,6 +73,7 @@ PruneReport prune_entries(const CacheRoot& root, uint64_t max_bytes, uint64_t ta
     if (keep && e.key == *keep) continue;
     if (!remove_if_unchanged(root.files(), e.path, e.st)) continue;
     (void)root.files().unlink(root.lock_path(e.key));
+    root.remove_empty_entry_dirs(e.key);
     ++r.evicted;
     r.evicted_bytes += e.size;
   }

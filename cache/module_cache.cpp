@@ -49,10 +49,14 @@ ModuleCache& ModuleCache::global() {
 CompileFn ModuleCache::default_compiler() const { return default_compile_; }
 
 Result<Key> ModuleCache::key_for(const Spec& spec) {
-  if (auto key = keys_.find(spec)) return *key;
+  if (auto key = index_.key(spec)) return *key;
+  return compute_key(spec);
+}
+
+Result<Key> ModuleCache::compute_key(const Spec& spec) {
   if (context_error_) return *context_error_;
   auto key = cache_key(spec, context_);
-  if (key) keys_.insert(spec, *key);
+  if (key) index_.set_key(spec, *key);
   return key;
 }
 
@@ -63,12 +67,15 @@ Result<std::shared_ptr<const Entry>> ModuleCache::get_or_compile(const Spec& spe
 }
 
 Result<std::shared_ptr<const Entry>> ModuleCache::get_or_compile(const Spec& spec, const CompileFn& compile) {
-  auto key = key_for(spec);
+  SpecIndex::Found found = index_.find(spec);
+  if (found.entry) return std::move(found.entry);  // the hot path: one shared lock
+  const uint64_t generation = index_.generation();
+  auto key = found.key ? Result<Key>(*found.key) : compute_key(spec);
   if (!key) return key.error();
-  if (auto hit = memory_.find(*key)) return hit;
   bool waited = false;
   auto result = memory_.get_or_produce(*key, [&] { return load_or_compile(*key, spec, compile); }, &waited);
   if (waited) counters_.coalesced.fetch_add(1, std::memory_order_relaxed);
+  if (result) index_.set_entry(spec, *result, generation);
   return result;
 }
 
@@ -80,12 +87,13 @@ Result<std::shared_ptr<const Entry>> ModuleCache::recompile(const Spec& spec, co
 }
 
 void ModuleCache::evict(const Key& key) {
+  index_.drop_entry(key);
   const bool from_memory = memory_.erase(key);
   const bool from_disk = disk_ && disk_->remove(key);
   if (from_memory || from_disk) counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
 }
 
-Counters ModuleCache::counters() const { return counters_.snapshot(memory_.hits()); }
+Counters ModuleCache::counters() const { return counters_.snapshot(index_.hits() + memory_.hits()); }
 
 void ModuleCache::warn_once(std::atomic<bool>& flag, const std::string& message) {
   if (!flag.exchange(true)) warn_(message);

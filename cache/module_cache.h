@@ -70,6 +70,7 @@ class ModuleCache {
 
  private:
   ModuleCache(ModuleCacheOptions options, std::optional<Error> context_error);
+  Result<Key> compute_key(const Spec& spec);
   Result<std::shared_ptr<const Entry>> load_or_compile(const Key& key, const Spec& spec, const CompileFn& compile);
   std::shared_ptr<const Entry> load_from_disk(const Key& key);
   Result<std::shared_ptr<const Entry>> compile_and_store(const Key& key, const Spec& spec, const CompileFn& compile);
@@ -82,7 +83,7 @@ class ModuleCache {
   WarnFn warn_;
   std::chrono::milliseconds lock_wait_;
   std::unique_ptr<DiskTier> disk_;
-  SpecIndex keys_;
+  SpecIndex index_;
   MemoryTier memory_;
   CompileFn default_compile_;
   mutable CounterSet counters_;

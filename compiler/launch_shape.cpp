@@ -18,7 +18,9 @@ LaunchShape launch_shape(const Spec& spec) {
       shape.heads_per_cta = h;
       break;
     }
-  shape.unroll = shape.heads_per_cta * vec_per_lane <= 4 ? 4 : 2;
+  // Loads in flight per step, as registers allow: wide head groups (7-8 heads) keep one step.
+  const int per_lane = shape.heads_per_cta * vec_per_lane;
+  shape.unroll = per_lane <= 4 ? 4 : per_lane <= 6 ? 2 : 1;
   return shape;
 }
 

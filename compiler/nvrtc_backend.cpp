@@ -56,7 +56,9 @@ std::string nvrtc_identity() {
 
 std::vector<std::string> nvrtc_options(const Spec& spec, const CompileOptions& options) {
   std::vector<std::string> out = {arch_option(spec, options.cubin), "--std=c++17", "--fmad=true",
-                                  "--minimal", "-DKVJIT_DEVICE=1"};
+                                  "--minimal",
+                                  // Config members some kernels do not use (kPageSize of a contig kernel).
+                                  "--diag-suppress=177", "-DKVJIT_DEVICE=1"};
   if (options.cubin) out.push_back("--ptxas-options=-v");
   return out;
 }

@@ -33,4 +33,26 @@ setup: NVRTC not found under $cuda_home (looked for include/nvrtc.h and lib64/li
 MSG
   exit 1
 fi
+
+# ---- Python package (tools/python; tests in tests/python) ----
+# nanobind builds the extension in the normal build (tests/python import it from <build>/python), pytest and
+# numpy run its CPU tests, scikit-build-core builds it for `pip install .`. Installed with pip into the
+# python3 on PATH; a Debian-managed interpreter may need --break-system-packages.
+python_modules=(nanobind scikit_build_core pytest numpy)
+python_packages=(nanobind scikit-build-core pytest numpy)
+missing_py=()
+for i in "${!python_modules[@]}"; do
+  python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('${python_modules[$i]}') is None)" \
+    || missing_py+=("${python_packages[$i]}")
+done
+if ((${#missing_py[@]})); then
+  echo "setup: pip installing ${missing_py[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${missing_py[@]}" 2>/dev/null \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${missing_py[@]}"
+fi
+if ! python3 -c "import sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()['include'], 'Python.h')))"; then
+  echo "setup: python3 has no development headers (Python.h); the Python extension needs them" >&2
+  exit 1
+fi
+
 echo "setup: ok (NVRTC from $cuda_home)"

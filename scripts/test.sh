@@ -5,3 +5,13 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${KVJIT_BUILD_DIR:-$root/build}"
 "$root/scripts/build.sh"
 ctest --test-dir "$build" --output-on-failure --parallel "$(nproc)" "$@"
+
+# The Python package's tests against the build tree's extension (GPU tests skip without torch and a GPU).
+if [ -d "$build/python/kvjit" ]; then
+  PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}" python3 -m pytest -q -p no:cacheprovider "$root/tests/python"
+elif [ "${CI:-}" = "true" ]; then
+  echo "test.sh: $build/python/kvjit was not built (nanobind missing when CMake configured?)" >&2
+  exit 1
+else
+  echo "test.sh: Python tests skipped: $build/python/kvjit not built (pip install nanobind, then rebuild)"
+fi

@@ -87,11 +87,15 @@ void write_templates(const fs::path& dir, const TemplateSet& templates) {
   }
 }
 
+// Specs from the command line that leave arch=auto get --arch: a dump compiles for a concrete target.
 Result<std::vector<Spec>> collect_specs(const DumpOptions& o) {
+  auto arch = parse_arch(o.arch);
+  if (!arch) return arch.error();
   std::vector<Spec> specs;
   for (const std::string& text : o.specs) {
     auto spec = parse_spec(text);
     if (!spec) return spec.error();
+    if (spec->arch.is_auto()) spec->arch = *arch;
     specs.push_back(*spec);
   }
   if (!o.model.empty()) {
@@ -105,12 +109,28 @@ Result<std::vector<Spec>> collect_specs(const DumpOptions& o) {
   return specs;
 }
 
+// Specializes every spec before anything compiles, so that a spec no template can serve is a usage error
+// (exit 2) reported up front, like a spec that does not parse, rather than one failed row among compiles.
+// Prints each such spec with its reason; returns false if there was one.
+bool specialize_all(const std::vector<Spec>& specs, std::vector<Result<SpecializedSource>>& sources) {
+  bool all_valid = true;
+  for (const Spec& spec : specs) {
+    sources.push_back(specialize(spec));
+    if (sources.back() || sources.back().error().kind != ErrorKind::invalid_spec) continue;
+    fmt::print(stderr, "kvjit dump: {}: {}\n", to_string(spec), sources.back().error().message);
+    all_valid = false;
+  }
+  return all_valid;
+}
+
 int run_dump(const DumpOptions& o) {
   auto specs = collect_specs(o);
   if (!specs) {
     fmt::print(stderr, "kvjit dump: {}\n", specs.error().message);
     return kExitUsage;
   }
+  std::vector<Result<SpecializedSource>> sources;
+  if (!specialize_all(*specs, sources)) return kExitUsage;
   auto templates = load_templates();
   if (!templates) {
     fmt::print(stderr, "kvjit dump: {}\n", templates.error().message);
@@ -122,16 +142,14 @@ int run_dump(const DumpOptions& o) {
 
   const size_t n = specs->size();
   std::vector<std::optional<Result<CompiledKernel>>> results(n);
-  std::vector<std::optional<Result<SpecializedSource>>> sources(n);
   std::atomic<size_t> next{0};
   const int jobs = o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (int t = 0; t < std::min<int>(jobs, static_cast<int>(n)); ++t)
     pool.emplace_back([&] {
       for (size_t i = next++; i < n; i = next++) {
-        sources[i] = specialize((*specs)[i]);
-        results[i] = sources[i]->ok() ? compile_nvrtc(sources[i]->value(), *templates)
-                                      : Result<CompiledKernel>(sources[i]->error());
+        results[i] = sources[i].ok() ? compile_nvrtc(sources[i].value(), *templates)
+                                     : Result<CompiledKernel>(sources[i].error());
       }
     });
   for (std::thread& t : pool) t.join();
@@ -143,12 +161,13 @@ int run_dump(const DumpOptions& o) {
     if (!r) {
       ++failed;
       // Keep the specialized source of a failed compile: the error points into it.
-      if (sources[i]->ok()) write_text((dir / file_stem((*specs)[i])).string() + ".cu", sources[i]->value().source);
+      if (sources[i].ok())
+        write_text((dir / file_stem((*specs)[i])).string() + ".cu", sources[i].value().source);
       fmt::print("{:<76} {:>10}\n", to_string((*specs)[i]), "FAILED");
       fmt::print(stderr, "kvjit dump: {}\n", r.error().message);
       continue;
     }
-    write_dump(dir, sources[i]->value(), *r);
+    write_dump(dir, sources[i].value(), *r);
     const ResourceReport& res = r->resources;
     fmt::print("{:<76} {:>10.1f} {:>5} {:>7} {:>7}\n", to_string(r->spec), r->compile_ms, res.registers,
                res.shared_bytes, res.spill_store_bytes + res.spill_load_bytes);
@@ -166,7 +185,8 @@ Action add_dump_command(CLI::App& app) {
   cmd->add_option("-o,--out", o->out_dir, "Output directory")->capture_default_str();
   cmd->add_option("--model", o->model, "Also dump the kernels of a built-in model preset (kvjit models)");
   cmd->add_option("--kv", o->kv, "KV dtype for --model")->capture_default_str();
-  cmd->add_option("--arch", o->arch, "Target arch for --model")->capture_default_str();
+  cmd->add_option("--arch", o->arch, "Target arch for --model and for specs that leave arch=auto")
+      ->capture_default_str();
   cmd->add_option("-j,--jobs", o->jobs, "Parallel compiles (default: CPU count)");
   return [o] { return run_dump(*o); };
 }

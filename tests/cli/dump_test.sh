@@ -56,10 +56,52 @@ grep -qF 'head_dim=100: must be a multiple of 16 in [32, 512]' "$tmp/stderr" ||
   fail "head_dim=100 error not reported; stderr: $(cat "$tmp/stderr")"
 if compgen -G "$bad/*.ptx" >/dev/null; then fail "an invalid spec wrote a .ptx"; fi
 
+# Several specs, one invalid: nothing compiles, not even the valid one; the error names the field.
+mixed="$tmp/mixed"
+run dump "$spec" 'decode:hd=128,kv=fp8' -o "$mixed"
+expect_rc 2 "dump of a valid and an invalid spec"
+grep -qF 'kv=fp8: must be one of f16, bf16, int8, q8, e4m3, e5m2' "$tmp/stderr" ||
+  fail "kv=fp8 error not reported; stderr: $(cat "$tmp/stderr")"
+if compgen -G "$mixed/*.ptx" >/dev/null; then fail "a list with an invalid spec compiled the valid one"; fi
+
+# Specs that leave arch=auto take --arch, sm_90 by default.
+auto_stem=decode_hd_128_page_16_gqa_1_kv_f16_q_f16_layout_nhd_paging_table_arch_sm_90
+auto_out="$tmp/auto"
+run dump 'decode:hd=128' -o "$auto_out"
+expect_rc 0 "dump of a spec without arch"
+for ext in ptx json; do
+  [[ -s "$auto_out/$auto_stem.$ext" ]] || fail "a spec without arch did not write $auto_stem.$ext"
+done
+grep -q "\"symbol\": \"kvjit_$auto_stem\"" "$auto_out/$auto_stem.json" 2>/dev/null ||
+  fail "the json of a spec without arch does not name kvjit_$auto_stem"
+grep -q "\.target sm_90" "$auto_out/$auto_stem.ptx" 2>/dev/null || fail "a spec without arch was not compiled for sm_90"
+sm80_stem=decode_hd_128_page_16_gqa_1_kv_f16_q_f16_layout_nhd_paging_table_arch_sm_80
+sm80_out="$tmp/sm80"
+run dump 'decode:hd=128,arch=auto' --arch sm_80 -o "$sm80_out"
+expect_rc 0 "dump of arch=auto with --arch sm_80"
+[[ -s "$sm80_out/$sm80_stem.ptx" ]] || fail "arch=auto with --arch sm_80 did not write $sm80_stem.ptx"
+if compgen -G "$sm80_out/*arch_sm_90*" >/dev/null; then fail "arch=auto with --arch sm_80 wrote an sm_90 file"; fi
+# A spec's own arch wins over --arch.
+run dump "$spec" --arch sm_80 -o "$sm80_out"
+expect_rc 0 "dump of an arch=sm_90 spec with --arch sm_80"
+[[ -s "$sm80_out/$stem.ptx" ]] || fail "an explicit arch=sm_90 was overridden by --arch"
+
+# A spec that parses but cannot be specialized (arch still auto) is a usage error too, found before any
+# compile: the valid spec given with it is not compiled either.
+noarch="$tmp/noarch"
+run dump "$spec" 'decode:hd=64' --arch auto -o "$noarch"
+expect_rc 2 "dump of a spec left at arch=auto with --arch auto"
+grep -q 'arch=auto' "$tmp/stderr" || fail "arch=auto error not reported; stderr: $(cat "$tmp/stderr")"
+if compgen -G "$noarch/*.ptx" >/dev/null; then fail "a list with an unspecializable spec compiled the valid one"; fi
+run dump "$spec" --arch sm_75 -o "$tmp/badarch"
+expect_rc 2 "dump --arch sm_75"
+grep -qF 'arch=sm_75: must be one of' "$tmp/stderr" || fail "--arch sm_75 not reported; stderr: $(cat "$tmp/stderr")"
+
 # Help.
 run dump --help
 expect_rc 0 "kvjit dump --help"
 grep -q -- "--out" "$tmp/stdout" || fail "kvjit dump --help does not list --out"
+grep -qF "specs that leave arch=auto" "$tmp/stdout" || fail "kvjit dump --help does not say --arch applies to specs"
 run --help
 expect_rc 0 "kvjit --help"
 grep -q "dump" "$tmp/stdout" || fail "kvjit --help does not list dump"

@@ -73,7 +73,7 @@ ssize_t FaultFileOps::write(int fd, const void* buf, size_t n) {
 }
 int FaultFileOps::fsync(int fd) {
   if (const int rc = check(Op::fsync, path_of(fd))) return rc;
-  return real().fsync(fd);
+  return skip_fsync ? 0 : real().fsync(fd);
 }
 int FaultFileOps::fchmod(int fd, mode_t mode) {
   if (const int rc = check(Op::fchmod, path_of(fd))) return rc;

@@ -31,6 +31,9 @@ class FaultFileOps : public FileOps {
   int calls(Op op) const;
   int failures() const;
   void queue_names(std::vector<std::string> names);  // handed out by random_name() before random ones
+  // fsync succeeds without syncing: for tests of many writes where durability is not the point (an fsync costs
+  // milliseconds on a real disk).
+  bool skip_fsync = false;
 
   int open(const std::string& path, int flags, mode_t mode) override;
   ssize_t read(int fd, void* buf, size_t n) override;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <barrier>
@@ -245,9 +246,16 @@ TEST_F(ModuleCacheTest, WriteFaultsFallBackToMemory) {
 TEST_F(ModuleCacheTest, ReadOnlyDirectoryServesFromMemory) {
   FakeCompiler compiler;
   ASSERT_TRUE(make_cache()->get_or_compile(test::test_spec(0), compiler.fn()));
-  FaultFileOps files;
+  // Permission bits do not stop root: as root, stand in for a read-only mount, where every modifying call fails
+  // with EROFS except mkdir of what exists (EEXIST comes first, as on Linux).
+  struct ReadOnlyMount : FaultFileOps {
+    int mkdir(const std::string& path, mode_t mode) override {
+      struct stat st {};
+      if (FaultFileOps::lstat(path, &st) == 0) return -EEXIST;
+      return FaultFileOps::mkdir(path, mode);
+    }
+  } files;
   if (::geteuid() == 0) {
-    // Permission bits do not stop root: stand in for a read-only mount with EROFS from every modifying call.
     for (Op op : {Op::mkdir, Op::rename, Op::unlink, Op::chmod, Op::utimens, Op::fchmod})
       files.add({op, EROFS, "", 0, -1});
     files.add({Op::open, EROFS, "", 0, -1, true});
@@ -382,15 +390,21 @@ TEST_F(ModuleCacheTest, DefaultCompilerCompilesWithTheCachedTemplates) {
   EXPECT_EQ(k.spec, spec);
 }
 
+// In a child process, so that this test process never builds the process-wide cache itself.
 TEST_F(ModuleCacheTest, GlobalIsConfiguredFromTheEnvironment) {
-  ::setenv("KVJIT_CACHE_DIR", root().c_str(), 1);
-  ::unsetenv("KVJIT_DISABLE_CACHE");
-  ModuleCache& global = ModuleCache::global();
-  EXPECT_EQ(&global, &ModuleCache::global());
-  EXPECT_EQ(global.config().dir, root());
-  ASSERT_TRUE(global.disk_enabled());
-  EXPECT_EQ(global.context().backend, nvrtc_identity());
-  EXPECT_TRUE(test::exists(root() + "/tmp"));
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::setenv("KVJIT_CACHE_DIR", root().c_str(), 1);
+    ::unsetenv("KVJIT_DISABLE_CACHE");
+    ModuleCache& global = ModuleCache::global();
+    const bool ok = &global == &ModuleCache::global() && global.config().dir == root() && global.disk_enabled() &&
+                    global.context().backend == nvrtc_identity() && test::exists(root() + "/tmp");
+    ::_exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

@@ -87,6 +87,7 @@ TEST(SpecTest, EnumNames) {
   EXPECT_EQ(to_string(Paging::table), "table");
   EXPECT_EQ(to_string(Paging::csr), "csr");
   EXPECT_EQ(to_string(Arch{}), "auto");
+  EXPECT_EQ(to_string(Arch{0, true}), "sm_0a");  // not auto: invalid, printed as stored
   EXPECT_EQ(to_string(Arch{80, false}), "sm_80");
   EXPECT_EQ(to_string(Arch{120, true}), "sm_120a");
 }

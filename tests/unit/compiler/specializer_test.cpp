@@ -78,8 +78,16 @@ TEST(SpecializerTest, SpecConstantsReachTheSource) {
   EXPECT_NE(src.source.find("kGqa = 7;"), std::string::npos);
   EXPECT_NE(src.source.find("kvjit::FormatInt8"), std::string::npos);
   EXPECT_NE(src.source.find("kvjit::ElemBF16"), std::string::npos);
-  EXPECT_NE(src.source.find("kvjit::PagingCsr<32>"), std::string::npos);
-  EXPECT_NE(src.source.find("kvjit::LayoutHnd<32>"), std::string::npos);
+  EXPECT_NE(src.source.find("kvjit::PagingCsr<32, Layout>"), std::string::npos);
+  EXPECT_NE(src.source.find("typedef kvjit::LayoutHnd<32> Layout;"), std::string::npos);
+  EXPECT_NE(src.source.find("kSoftcap = false;"), std::string::npos);
+}
+
+TEST(SpecializerTest, OptionsAndContigReachTheSource) {
+  const SpecializedSource src = specialized("decode:hd=128,paging=contig,softcap=1,arch=sm_90");
+  EXPECT_NE(src.source.find("kvjit::PagingContig<16, Layout>"), std::string::npos) << src.source;
+  EXPECT_NE(src.source.find("kSoftcap = true;"), std::string::npos);
+  EXPECT_NE(src.source.find("kContig = true;"), std::string::npos);
 }
 
 TEST(SpecializerTest, DistinctSpecsGiveDistinctSources) {
@@ -100,14 +108,12 @@ TEST(SpecializerTest, RejectsAutoArch) {
             "arch=auto: compiling needs a concrete arch (e.g. sm_90); the runtime resolves auto from the device");
 }
 
-TEST(SpecializerTest, RejectsFormatsWithoutTemplate) {
-  for (const char* kv : {"q8", "e4m3", "e5m2"}) {
-    auto r = specialize(spec_of(std::string("decode:hd=128,arch=sm_90,kv=") + kv));
-    ASSERT_FALSE(r.ok()) << kv;
-    EXPECT_EQ(r.error().kind, ErrorKind::invalid_spec);
-    EXPECT_EQ(r.error().message,
-              std::string("kv=") + kv + ": no kernel template for this format yet (available: f16, bf16, int8)");
-  }
+// FP8 picks the hardware conversions from sm_89 on and the integer path before.
+TEST(SpecializerTest, Fp8PathFollowsTheArch) {
+  EXPECT_NE(specialized("decode:kv=e4m3,arch=sm_80").source.find("FormatFp8<kvjit::E4M3, false>"), std::string::npos);
+  EXPECT_NE(specialized("decode:kv=e4m3,arch=sm_89").source.find("FormatFp8<kvjit::E4M3, true>"), std::string::npos);
+  EXPECT_NE(specialized("decode:kv=e5m2,arch=sm_90a").source.find("FormatFp8<kvjit::E5M2, true>"), std::string::npos);
+  EXPECT_NE(specialized("decode:kv=q8,arch=sm_90").source.find("kvjit::FormatQ8"), std::string::npos);
 }
 
 TEST(SpecializerTest, ValidatesSpecsBuiltInCode) {
