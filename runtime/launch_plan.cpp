@@ -10,7 +10,7 @@ namespace kvjit {
 
 // The kernels read these structs through the same header; pin the layout so an edit to one side that the
 // other cannot see (a field reordered under a stale cache entry) fails the build instead of a launch.
-static_assert(sizeof(DecodeParams) == 176 && offsetof(DecodeParams, sm_scale) == 136 &&
+static_assert(sizeof(DecodeParams) == 184 && offsetof(DecodeParams, sm_scale) == 136 &&
                   offsetof(DecodeParams, num_splits) == 172,
               "DecodeParams layout changed: bump the cache format version");
 static_assert(sizeof(AppendParams) == 112 && offsetof(AppendParams, k_scale) == 88,
@@ -133,6 +133,7 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
   p->seq_capacity = a.seq_capacity;
   p->window = a.window;
   p->num_splits = splits;
+  p->workspace_words = static_cast<int>(std::min<size_t>(a.workspace_bytes / 4, 0x7fffffff));
 
   LaunchPlan plan;
   const long long grid_x = static_cast<long long>(a.num_kv_heads) * shape.chunks(spec);

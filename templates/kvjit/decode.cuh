@@ -31,8 +31,9 @@ struct DecodeShape {
 };
 
 // Workspace of a split launch, in floats: partial outputs [batch, num_q_heads, splits, head_dim], partial
-// (max, sum) [batch, num_q_heads, splits, 2], then one u32 counter per CTA of a split (grid x * batch).
-// The host's workspace size (runtime/launch_plan.cpp) mirrors this.
+// (max, sum) [batch, num_q_heads, splits, 2] from the start; one u32 counter per (sequence, grid x) counted
+// back from the end, so a counter keeps its place (and its zero) whatever batch and splits the next launch
+// uses. The host's workspace size (runtime/launch_plan.cpp) mirrors this.
 struct SplitWorkspace {
   float* o;
   float* ml;
@@ -41,7 +42,7 @@ struct SplitWorkspace {
     const i64 rows = static_cast<i64>(p.batch) * num_q_heads * p.num_splits;
     o = p.workspace;
     ml = o + rows * head_dim;
-    counters = reinterpret_cast<u32*>(ml + rows * 2);
+    counters = reinterpret_cast<u32*>(p.workspace) + p.workspace_words - 1;  // counter i at counters[-i]
   }
 };
 
@@ -298,7 +299,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
   // Publish, then count this CTA in; the last of the partitions merges.
   fence_gpu();
   __syncthreads();
-  u32* counter = ws.counters + static_cast<i64>(b) * gridDim.x + blockIdx.x;
+  u32* counter = ws.counters - (static_cast<i64>(b) * gridDim.x + blockIdx.x);
   if (threadIdx.x == 0) smem_last = atomic_add_u32(counter, 1u) == static_cast<u32>(p.num_splits - 1);
   __syncthreads();
   if (!smem_last) return;

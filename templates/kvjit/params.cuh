@@ -33,6 +33,8 @@ struct DecodeParams {
   int seq_capacity;           // paging=contig: tokens each sequence's cache can hold (its row stride per head)
   int window;                 // > 0: attend only to the last `window` tokens of each sequence (sliding window)
   int num_splits;             // KV partitions per sequence (grid z); 1 = no split
+  int workspace_words;        // 4-byte words in the workspace; merge counters sit at its end, so their place
+                              // does not move when batch or num_splits change between launches
 };
 
 struct AppendParams {
