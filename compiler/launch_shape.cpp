@@ -5,8 +5,8 @@ namespace kvjit {
 LaunchShape launch_shape(const Spec& spec) {
   LaunchShape shape;
   if (spec.kind == Kind::append) return shape;
-  // mma=1 (valid only where mma_supported): the tensor-core body, templates/kvjit/decode_mma.cuh.
-  if (spec.mma) {
+  // The tensor-core body, templates/kvjit/decode_mma.cuh (mma=1, or mma=auto where supported).
+  if (uses_tensor_cores(spec)) {
     shape.tensor_cores = true;
     for (int h = 8; h >= 1; --h)
       if (spec.gqa % h == 0) {

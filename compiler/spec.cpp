@@ -17,6 +17,7 @@ constexpr std::array<std::string_view, 2> kQNames{"f16", "bf16"};
 constexpr std::array<std::string_view, 2> kLayoutNames{"nhd", "hnd"};
 constexpr std::array<std::string_view, 3> kPagingNames{"table", "csr", "contig"};
 constexpr std::array<std::string_view, 2> kFlagNames{"0", "1"};
+constexpr std::array<std::string_view, 3> kMmaNames{"auto", "0", "1"};  // order of enum Mma
 constexpr std::array<std::string_view, 2> kBackendNames{"nvrtc", "llvm"};
 
 // Architectures the templates are written for (Ampere and newer: cp.async, bf16, ldmatrix).
@@ -177,15 +178,9 @@ const std::vector<Field>& fields() {
             },
             [](const Spec& s) { return std::string(s.softcap ? "1" : "0"); },
             [](const Spec& s) { return !s.softcap; }},
-      Field{"mma", "mma", false, [](const Spec&) { return "one of " + join(kFlagNames); },
-            [](Spec& s, std::string_view v) -> std::optional<std::string> {
-              auto flag = lookup<int>(kFlagNames, v);
-              if (!flag) return must_be("one of " + join(kFlagNames));
-              s.mma = *flag == 1;
-              return std::nullopt;
-            },
-            [](const Spec& s) { return std::string(s.mma ? "1" : "0"); },
-            [](const Spec& s) { return !s.mma; }},
+      // Printed only where it changes the kernel: mma=0 on a spec without a tensor-core body is auto.
+      with_default(enum_field("mma", "mma", &Spec::mma, kMmaNames),
+                   [](const Spec& s) { return s.mma == Mma::auto_ || (s.mma == Mma::off && !mma_supported(s)); }),
       with_default(enum_field("backend", "backend", &Spec::backend, kBackendNames),
                    [](const Spec& s) { return s.backend == Backend::nvrtc; }),
   };
@@ -290,7 +285,9 @@ Status validate(const Spec& s) {
   bool arch_known = false;
   for (const ArchName& a : kArchs) arch_known |= (a.sm == s.arch.sm && a.arch_specific == s.arch.arch_specific);
   if (!arch_known) return field_error("arch", to_string(s.arch), "must be one of " + allowed_archs());
-  if (s.mma && !mma_supported(s)) return field_error("mma", "1", mma_rule());
+  if (static_cast<size_t>(s.mma) >= kMmaNames.size())
+    return field_error("mma", std::to_string(static_cast<int>(s.mma)), "must be one of " + join(kMmaNames));
+  if (s.mma == Mma::on && !mma_supported(s)) return field_error("mma", "1", mma_rule());
   return Ok{};
 }
 
@@ -300,6 +297,10 @@ bool mma_supported(const Spec& s) {
   if (s.kv == KvDtype::f16 && s.head_dim > 128) return false;
   if (s.kv == KvDtype::q8 && (s.head_dim & (s.head_dim - 1)) != 0) return false;
   return true;
+}
+
+bool uses_tensor_cores(const Spec& s) {
+  return s.mma == Mma::on || (s.mma == Mma::auto_ && mma_supported(s));
 }
 
 std::string mma_rule() {
@@ -339,6 +340,8 @@ Result<Spec> parse_spec(std::string_view text) {
       if (auto rule = field.parse(spec, item->value)) return field_error(field.long_name, item->value, *rule);
     }
   KVJIT_TRY(validate(spec));
+  // One value per kernel: mma=0 where there is no tensor-core body is the same kernel as auto.
+  if (spec.mma == Mma::off && !mma_supported(spec)) spec.mma = Mma::auto_;
   return spec;
 }
 

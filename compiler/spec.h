@@ -19,6 +19,11 @@ namespace kvjit {
 enum class Kind : uint8_t { decode, append };
 enum class KvDtype : uint8_t { f16, bf16, int8, q8, e4m3, e5m2 };
 enum class QDtype : uint8_t { f16, bf16 };
+// The decode body (spec text mma=auto|0|1). auto, the default, takes the tensor cores (templates/kvjit/
+// decode_mma.cuh) wherever mma_supported(): on an H100 that body was faster than the CUDA-core one for every
+// format and shape measured (docs/BENCHMARKS.md). 0 forces the CUDA-core body; 1 requires the tensor cores
+// and is an error where they are not supported.
+enum class Mma : uint8_t { auto_, off, on };
 // nhd = [pages, page_size, kv_heads, head_dim]; hnd = [pages, kv_heads, page_size, head_dim].
 enum class Layout : uint8_t { nhd, hnd };
 // table = block table + seq lens (vLLM); csr = indptr / indices / last_page_len (FlashInfer);
@@ -48,7 +53,7 @@ struct Spec {
   Arch arch{};
   // Options: printed in the canonical text only when set.
   bool softcap = false;  // score = cap * tanh(score / cap), cap a launch argument (Gemma-2)
-  bool mma = false;      // decode on tensor cores (templates/kvjit/decode_mma.cuh); see mma_supported()
+  Mma mma = Mma::auto_;  // which decode body; see uses_tensor_cores()
   Backend backend = Backend::nvrtc;
 
   bool operator==(const Spec&) const = default;
@@ -80,6 +85,8 @@ Result<Arch> parse_arch(std::string_view text);
 // (power-of-two head_dim), e4m3 or e5m2; head_dim a multiple of 32 up to 256. bf16 KV values are not all
 // exact in f16, and larger tiles would spill.
 bool mma_supported(const Spec& spec);
+// Whether the decode kernel of `spec` runs on the tensor cores: mma=1, or mma=auto where supported.
+bool uses_tensor_cores(const Spec& spec);
 std::string mma_rule();
 
 // Bytes of one stored KV element (q8 and int8: 1; scales are stored separately).

@@ -63,10 +63,13 @@ size_t row_of(const Spec& s, int page, int slot, int kv_head) {
 
 }  // namespace
 
-double self_test_budget(const Spec&) {
-  // The GPU tests' budget for every format and both bodies (docs/ACCURACY.md); measured kernels stay
-  // one to two orders below it.
-  return 1e-3;
+double self_test_budget(const Spec& spec) {
+  // The GPU tests' budget (docs/ACCURACY.md). Kernel and reference are both compared after rounding to the
+  // output dtype (spec.q). bf16's grid is 2^-8, so a small f32 error flips outputs that sit near a rounding
+  // boundary by a whole unit. The tensor-core body rounds p and K to f16: on an H100 it measured at most
+  // 4.7e-4 with f16 outputs and up to 2.5e-3 on the same kind of data with bf16 outputs. So bf16 outputs are
+  // allowed one bf16 unit, 2^-8.
+  return spec.q == QDtype::bf16 ? 0.00390625 : 1e-3;
 }
 
 bool self_test_enabled() {
@@ -90,7 +93,7 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
 
   Spec append_spec = spec;
   append_spec.kind = Kind::append;
-  append_spec.mma = false;
+  append_spec.mma = Mma::auto_;
   append_spec.softcap = false;
   auto append = engine.get(append_spec);
   if (!append) return append.error();

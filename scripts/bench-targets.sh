@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The decode benchmark table of docs/PERFORMANCE.md, on a GPU machine with .gpu-bundle/ beside it
-# (scripts/gpu-bundle.sh): every KV format on both decode bodies (CUDA cores; tensor cores with mma=1),
+# (scripts/gpu-bundle.sh): every KV format on both decode bodies (the default, tensor cores; CUDA cores, mma=0),
 # head_dim 128, 32 query / 8 KV heads, page 16, at the target shapes. Extra arguments go to `kvjit bench`
 # (for example --json). Output: one table per shape group, each against the copy bandwidth of its run.
 set -euo pipefail
@@ -10,7 +10,7 @@ export LD_LIBRARY_PATH="$bundle/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIB
 export KVJIT_CACHE_DIR="${KVJIT_CACHE_DIR:-$(mktemp -d)/kvjit-cache}"
 specs=()
 for kv in f16 int8 q8 e4m3 e5m2; do
-  specs+=(--spec "decode:hd=128,page=16,gqa=4,kv=$kv" --spec "decode:hd=128,page=16,gqa=4,kv=$kv,mma=1")
+  specs+=(--spec "decode:hd=128,page=16,gqa=4,kv=$kv" --spec "decode:hd=128,page=16,gqa=4,kv=$kv,mma=0")
 done
 kvjit="$bundle/bin/kvjit"
 echo "== batch x context sweep =="
@@ -18,6 +18,6 @@ echo "== batch x context sweep =="
 echo "== long context, split-KV =="
 "$kvjit" bench "${specs[@]}" --kv-heads 8 --batch 1 --context 32768 --runs 50 "$@"
 echo "== head_dim 64 and 256 =="
-"$kvjit" bench --spec decode:hd=64,page=16,gqa=4,kv=int8 --spec decode:hd=64,page=16,gqa=4,kv=int8,mma=1 \
-  --spec decode:hd=256,page=16,gqa=4,kv=int8 --spec decode:hd=256,page=16,gqa=4,kv=int8,mma=1 \
+"$kvjit" bench --spec decode:hd=64,page=16,gqa=4,kv=int8 --spec decode:hd=64,page=16,gqa=4,kv=int8,mma=0 \
+  --spec decode:hd=256,page=16,gqa=4,kv=int8 --spec decode:hd=256,page=16,gqa=4,kv=int8,mma=0 \
   --kv-heads 8 --batch 64 --context 4096 --runs 50 "$@"

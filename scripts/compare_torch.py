@@ -7,7 +7,7 @@ query token, GQA through enable_gqa. kvjit runs each KV format over a paged cach
 reports the median of timed runs (CUDA events), the bytes the kernel must read (K, V, scales, Q, O, page
 table) per second, and that as a share of the copy bandwidth measured in the same run.
 
-    python3 scripts/compare_torch.py [--batch 1 16 64] [--context 4096 32768] [--kv f16 int8 e4m3] [--mma]
+    python3 scripts/compare_torch.py [--batch 1 16 64] [--context 4096 32768] [--kv f16 int8 e4m3] [--cuda-cores]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def torch_sdpa(batch: int, context: int, runs: int):
     return us, 2 * k.numel() * 2 + 2 * q.numel() * 2
 
 
-def kvjit_decode(kv: str, mma: bool, batch: int, context: int, runs: int):
+def kvjit_decode(kv: str, mma, batch: int, context: int, runs: int):
     spec = kvjit.Spec(kind="decode", head_dim=HEAD_DIM, page_size=PAGE, gqa=Q_HEADS // KV_HEADS, kv=kv, mma=mma)
     pages_per_seq = math.ceil(context / PAGE)
     pages = batch * pages_per_seq
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--context", type=int, nargs="+", default=[4096, 32768])
     parser.add_argument("--kv", nargs="+", default=["f16", "int8", "q8", "e4m3", "e5m2"])
-    parser.add_argument("--mma", action="store_true", help="also the tensor-core body (mma=1)")
+    parser.add_argument("--cuda-cores", action="store_true", help="also the CUDA-core decode body (mma=0)")
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
@@ -107,11 +107,10 @@ def main() -> None:
             sdpa_us, sdpa_bytes = torch_sdpa(batch, context, args.runs)
             rows = [("torch sdpa f16", sdpa_us, sdpa_bytes)]
             for kv in args.kv:
-                for mma in ([False, True] if args.mma else [False]):
-                    if mma and kv == "bf16":
-                        continue
+                # None: the default body (tensor cores where the format has them); False: the CUDA-core body.
+                for mma in ([None, False] if args.cuda_cores and kv != "bf16" else [None]):
                     us, nbytes = kvjit_decode(kv, mma, batch, context, args.runs)
-                    rows.append((f"kvjit {kv}{' mma' if mma else ''}", us, nbytes))
+                    rows.append((f"kvjit {kv}{' cuda-cores' if mma is False else ''}", us, nbytes))
             for name, us, nbytes in rows:
                 gbs = nbytes / (us * 1e-6) / 1e9
                 print(f"{name:<22} {batch:>6} {context:>8} {us:>10.1f} {gbs:>8.0f} {100 * gbs * 1e9 / copy:>6.1f}% "

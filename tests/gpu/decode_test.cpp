@@ -1,4 +1,5 @@
-// Decode kernels against the CPU reference over a sampled matrix of shapes, formats, layouts and pagings.
+// Decode kernels against the CPU reference over a sampled matrix of shapes, formats, layouts and pagings: the
+// CUDA-core body (mma=0). The tensor-core body, the default where a spec has one, is mma_decode_test.cpp's.
 #include <fmt/format.h>
 
 #include <map>
@@ -39,6 +40,7 @@ std::vector<DecodeCase> matrix() {
           for (Paging paging : {Paging::table, Paging::csr})
             for (KvDtype kv : {KvDtype::f16, KvDtype::int8}) {
               DecodeCase c;
+              c.spec.mma = Mma::off;
               c.spec.head_dim = hd;
               c.spec.page_size = page;
               c.spec.gqa = gqa;
@@ -99,6 +101,7 @@ TEST(GpuDecode, FormatsMatrixMatchesReference) {
         for (Layout layout : {Layout::nhd, Layout::hnd})
           for (Paging paging : {Paging::table, Paging::csr}) {
             DecodeCase c;
+            c.spec.mma = Mma::off;
             const size_t i = cases.size();
             c.spec.kv = kv;
             c.spec.q = q;
@@ -138,6 +141,7 @@ TEST(GpuDecode, Bf16MatchesReference) {
     for (int hd : {64, 128, 512})
       for (Layout layout : {Layout::nhd, Layout::hnd}) {
         DecodeCase c;
+        c.spec.mma = Mma::off;
         c.spec.q = QDtype::bf16;
         c.spec.kv = kv;
         c.spec.head_dim = hd;
@@ -161,6 +165,7 @@ TEST(GpuDecode, WideGroupsAndHeads) {
   for (int gqa : {5, 7, 16, 64})
     for (int hd : {32, 160, 512}) {
       DecodeCase c;
+      c.spec.mma = Mma::off;
       c.spec.gqa = gqa;
       c.spec.head_dim = hd;
       c.spec.kv = gqa % 2 ? KvDtype::int8 : KvDtype::f16;
@@ -176,6 +181,7 @@ TEST(GpuDecode, WideGroupsAndHeads) {
 TEST(GpuDecode, EmptySequenceGivesZeros) {
   KVJIT_REQUIRE_GPU();
   DecodeCase c;
+  c.spec.mma = Mma::off;
   c.spec.gqa = 4;
   c.seq_lens = {0, 5, 0};
   const DecodeOutcome out = run_decode_case(engine(), c);

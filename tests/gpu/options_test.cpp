@@ -111,7 +111,7 @@ TEST(GpuSplit, SplitAgreesWithUnsplitAndReference) {
         spec.kv = kv;
         spec.gqa = 4;
         spec.paging = paging;
-        spec.mma = n % 2 == 1;  // the tensor-core body shares the split merge
+        spec.mma = n % 2 == 1 ? Mma::on : Mma::off;  // the tensor-core body shares the split merge
         const std::vector<int> lens = {32768, 1, 5000, 0, 131072 / (1 + n % 4)};
         SCOPED_TRACE(fmt::format("{} splits={}", to_string(spec), splits));
         const uint32_t seed = static_cast<uint32_t>(300 + n);
@@ -145,7 +145,7 @@ TEST(GpuOptions, SlidingWindowAndSoftcap) {
         spec.gqa = 2;
         spec.head_dim = 256;
         spec.softcap = softcap;
-        spec.mma = n % 2 == 1 && kv != KvDtype::f16;  // f16 at head_dim 256 has no tensor-core body
+        spec.mma = n % 2 == 1 && kv != KvDtype::f16 ? Mma::on : Mma::off;  // f16 at hd 256: no tensor-core body
         Options o;
         o.window = window;
         o.softcap = softcap ? 50.0f : 0.0f;
@@ -231,7 +231,7 @@ TEST(GpuContig, ContiguousCachesMatchReference) {
       spec.kv = kv;
       spec.gqa = host_spec.gqa;
       spec.paging = Paging::contig;
-      spec.mma = n % 2 == 1 && kv != KvDtype::bf16;
+      spec.mma = n % 2 == 1 && kv != KvDtype::bf16 ? Mma::on : Mma::off;
       DecodeArgs a;
       a.q = qd.get();
       a.o = od.get();

@@ -24,7 +24,7 @@ TEST(GpuSelfTest, EveryFormatPasses) {
         spec.gqa = n % 2 ? 4 : 8;
         spec.head_dim = n % 3 ? 128 : 64;
         spec.q = n % 4 == 3 ? QDtype::bf16 : QDtype::f16;
-        spec.mma = mma;
+        spec.mma = mma ? Mma::on : Mma::off;
         if (mma && !mma_supported(spec)) continue;
         SCOPED_TRACE(to_string(spec));
         auto kernel = engine.get(spec);

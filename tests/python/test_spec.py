@@ -40,7 +40,11 @@ def test_options_survive_replace():
     assert spec.mma is True and spec.backend == "nvrtc"
     assert spec.replace(gqa=8).mma is True
     assert str(spec.replace(gqa=8)).endswith(",mma=1")
-    assert spec.replace(mma=False) == kvjit.Spec("decode:kv=int8,gqa=4")
+    assert spec.replace(mma=False) == kvjit.Spec("decode:kv=int8,gqa=4,mma=0")
+    assert str(spec.replace(mma=False)).endswith(",mma=0")
+    assert spec.replace(mma=None) == kvjit.Spec("decode:kv=int8,gqa=4")
+    assert kvjit.Spec("decode:kv=int8").mma is None
+    assert kvjit.Spec("decode:kv=bf16", mma=False).mma is None  # no tensor-core body: the same kernel as auto
     with pytest.raises(ValueError, match="mma=1"):
         kvjit.Spec("decode:kv=bf16,mma=1")
 

@@ -78,7 +78,11 @@ nb::dict spec_fields(const kvjit::Spec& s) {
   d["paging"] = std::string(kvjit::to_string(s.paging));
   d["arch"] = kvjit::to_string(s.arch);
   d["softcap"] = s.softcap;
-  d["mma"] = s.mma;
+  // None: auto (tensor cores where supported); True / False: mma=1 / mma=0.
+  if (s.mma == kvjit::Mma::auto_)
+    d["mma"] = nb::none();
+  else
+    d["mma"] = s.mma == kvjit::Mma::on;
   d["backend"] = std::string(kvjit::to_string(s.backend));
   d["text"] = kvjit::to_string(s);
   return d;

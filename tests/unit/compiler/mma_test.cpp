@@ -21,13 +21,42 @@ Spec parsed(const std::string& text) {
 
 TEST(MmaOptionTest, PrintsOnlyWhenSetAndRoundTrips) {
   Spec s = parsed("decode:hd=128,gqa=4,kv=int8,arch=sm_90");
-  EXPECT_FALSE(s.mma);
+  EXPECT_EQ(s.mma, Mma::auto_);
   EXPECT_EQ(to_string(s).find("mma"), std::string::npos);
+  EXPECT_EQ(parsed("decode:hd=128,gqa=4,kv=int8,arch=sm_90,mma=auto"), s);
   s = parsed("decode:mma=1,hd=128,gqa=4,kv=int8,arch=sm_90");
-  EXPECT_TRUE(s.mma);
+  EXPECT_EQ(s.mma, Mma::on);
   EXPECT_EQ(to_string(s), "decode:hd=128,page=16,gqa=4,kv=int8,q=f16,layout=nhd,paging=table,arch=sm_90,mma=1");
   EXPECT_EQ(parsed(to_string(s)), s);
   EXPECT_NE(kernel_symbol(s), kernel_symbol(parsed("decode:hd=128,gqa=4,kv=int8,arch=sm_90")));
+  s = parsed("decode:mma=0,hd=128,gqa=4,kv=int8,arch=sm_90");
+  EXPECT_EQ(s.mma, Mma::off);
+  EXPECT_EQ(to_string(s), "decode:hd=128,page=16,gqa=4,kv=int8,q=f16,layout=nhd,paging=table,arch=sm_90,mma=0");
+  EXPECT_EQ(parsed(to_string(s)), s);
+}
+
+// mma=0 where there is no tensor-core body names the same kernel as the default: one text, one struct.
+TEST(MmaOptionTest, OffWithoutATensorCoreBodyIsTheDefault) {
+  for (const char* text : {"decode:kv=bf16,hd=128", "decode:kv=int8,hd=80", "append:kv=int8,hd=128"}) {
+    SCOPED_TRACE(text);
+    const Spec plain = parsed(text);
+    const Spec off = parsed(std::string(text) + ",mma=0");
+    EXPECT_EQ(off, plain);
+    EXPECT_EQ(to_string(off), to_string(plain));
+    Spec built = plain;
+    built.mma = Mma::off;  // built in code: printed the same way
+    EXPECT_EQ(to_string(built), to_string(plain));
+  }
+}
+
+TEST(MmaOptionTest, AutoTakesTheTensorCoresWhereSupported) {
+  EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=int8")));
+  EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=f16")));
+  EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=int8,mma=0")));
+  EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=bf16")));
+  EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=80,gqa=4,kv=int8")));
+  EXPECT_FALSE(uses_tensor_cores(parsed("append:hd=128,kv=int8")));
+  EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=int8,mma=1")));
 }
 
 TEST(MmaOptionTest, InvalidWhereTheBodyDoesNotServe) {
@@ -46,6 +75,7 @@ TEST(MmaOptionTest, InvalidWhereTheBodyDoesNotServe) {
       {"decode:kv=int8,hd=512,mma=1", false},
       {"append:kv=int8,hd=128,mma=1", false},
       {"decode:kv=int8,mma=2", false},
+      {"decode:kv=int8,mma=on", false},
   };
   for (const Row& row : rows) {
     SCOPED_TRACE(row.text);
@@ -77,8 +107,9 @@ TEST(MmaOptionTest, LaunchShapeAndSpecializer) {
   }
   EXPECT_EQ(launch_shape(parsed("decode:hd=256,kv=int8,gqa=4,mma=1")).unroll, 1);
   EXPECT_EQ(launch_shape(parsed("decode:hd=128,kv=f16,gqa=4,mma=1")).unroll, 1);
-  EXPECT_FALSE(launch_shape(parsed("decode:hd=128,kv=int8,gqa=4")).tensor_cores);
-  auto simt = specialize(parsed("decode:hd=128,kv=int8,gqa=4,arch=sm_90"));
+  EXPECT_TRUE(launch_shape(parsed("decode:hd=128,kv=int8,gqa=4")).tensor_cores);
+  EXPECT_FALSE(launch_shape(parsed("decode:hd=128,kv=int8,gqa=4,mma=0")).tensor_cores);
+  auto simt = specialize(parsed("decode:hd=128,kv=int8,gqa=4,arch=sm_90,mma=0"));
   ASSERT_TRUE(simt.ok());
   EXPECT_NE(simt->source.find("kvjit::decode_body<Config>(p)"), std::string::npos);
 }
@@ -95,7 +126,7 @@ TEST(MmaOptionTest, CompilesWithoutSpills) {
         Spec s = parsed(std::string("decode:kv=") + kv + ",arch=" + arch);
         s.head_dim = hd;
         s.gqa = gqas[i++ % 4];
-        s.mma = true;
+        s.mma = Mma::on;
         if (mma_supported(s)) specs.push_back(s);
       }
   ASSERT_EQ(specs.size(), 38u);

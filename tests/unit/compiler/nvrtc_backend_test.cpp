@@ -277,7 +277,7 @@ TEST_F(TemplateDirTest, UnchangedCopyCompilesLikeEmbedded) {
 TEST_F(TemplateDirTest, SyntaxErrorGivesCompileFailedWithLogOptionsAndSpec) {
   std::ofstream(dir_ / "kvjit/decode.cuh", std::ios::app) << "\nint kvjit_injected_error = ;\n";
   setenv("KVJIT_TEMPLATE_DIR", dir_.c_str(), 1);
-  const Spec spec = spec_of("decode:hd=128,page=16,gqa=4,kv=f16,q=f16,arch=sm_90");
+  const Spec spec = spec_of("decode:hd=128,page=16,gqa=4,kv=f16,q=f16,arch=sm_90,mma=0");  // includes decode.cuh
   auto r = compile_spec(spec);
   ASSERT_FALSE(r.ok());
   const Error& e = r.error();

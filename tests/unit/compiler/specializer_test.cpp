@@ -57,10 +57,13 @@ TEST(SpecializerTest, SourceHasExternCEntryNamedBySymbol) {
 }
 
 TEST(SpecializerTest, IncludesTheKindsTemplate) {
-  const SpecializedSource decode = specialized("decode:hd=128,arch=sm_90");
+  const SpecializedSource decode = specialized("decode:hd=128,arch=sm_90,mma=0");
+  const SpecializedSource decode_mma = specialized("decode:hd=128,arch=sm_90");  // the default where supported
   const SpecializedSource append = specialized("append:hd=128,arch=sm_90");
   EXPECT_NE(decode.source.find("#include \"kvjit/decode.cuh\""), std::string::npos);
   EXPECT_NE(decode.source.find("kvjit::DecodeParams"), std::string::npos);
+  EXPECT_NE(decode_mma.source.find("#include \"kvjit/decode_mma.cuh\""), std::string::npos);
+  EXPECT_NE(decode_mma.source.find("kvjit::DecodeParams"), std::string::npos);
   EXPECT_NE(append.source.find("#include \"kvjit/append.cuh\""), std::string::npos);
   EXPECT_NE(append.source.find("kvjit::AppendParams"), std::string::npos);
   // Every include of a specialized source names an embedded template.

@@ -82,7 +82,11 @@ TEST(SelfTestTest, OptInAndBudget) {
   setenv("KVJIT_SELFTEST", "1", 1);
   EXPECT_TRUE(self_test_enabled());
   unsetenv("KVJIT_SELFTEST");
-  EXPECT_EQ(self_test_budget(Spec{}), 1e-3);
+  Spec f16_out;
+  EXPECT_EQ(self_test_budget(f16_out), 1e-3);
+  Spec bf16_out;
+  bf16_out.q = QDtype::bf16;
+  EXPECT_EQ(self_test_budget(bf16_out), 0.00390625);  // one bf16 unit in the last place
 }
 
 }  // namespace

@@ -23,6 +23,8 @@ FIELDS = ("kind",) + tuple(_KEYS)
 
 
 def _format_value(name: str, value) -> str:
+    if name == "mma" and value in (None, "auto"):
+        return "auto"
     if name in ("softcap", "mma"):
         if not isinstance(value, (bool, int)) or value not in (0, 1):
             raise TypeError(f"{name}: expected a bool, got {value!r}")
@@ -44,7 +46,8 @@ class Spec:
     Spec("decode:kv=int8", gqa=8)                 # text, then fields replaced
 
     str(spec) is the canonical text; the fields are read-only attributes (kind, head_dim, page_size, gqa, kv,
-    q, layout, paging, arch, softcap, mma, backend). Invalid values raise kvjit.SpecError naming the field, the value and
+    q, layout, paging, arch, softcap, mma, backend). mma is None (the default: tensor cores where the spec has
+    that body), True (require them) or False (the CUDA-core body). Invalid values raise kvjit.SpecError naming the field, the value and
     what is allowed.
     """
 
