@@ -33,6 +33,7 @@ namespace kvjit {
   X(cuModuleGetFunction)                                                                                       \
   X(cuFuncGetAttribute)                                                                                        \
   X(cuFuncSetAttribute)                                                                                        \
+  X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                                               \
   X(cuLaunchKernel)                                                                                            \
   X(cuMemAlloc)                                                                                                \
   X(cuMemFree)                                                                                                 \

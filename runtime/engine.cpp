@@ -28,7 +28,7 @@ Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const Laun
 
 Status Kernel::decode(CUstream stream, const DecodeArgs& args) const {
   DecodeParams params;
-  auto plan = plan_decode(spec_, shape_, args, sm_count_, &params);
+  auto plan = plan_decode(spec_, shape_, args, DeviceSlots{sm_count_, ctas_per_sm_}, &params);
   if (!plan) return plan.error();
   return launch(*this, api_, stream, *plan, params);
 }
@@ -76,6 +76,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     kernel->function_ = loaded->function;
     kernel->from_cubin_ = loaded->from_cubin;
     kernel->sm_count_ = device->sm_count;
+    kernel->ctas_per_sm_ = loaded->ctas_per_sm;
     kernel->api_ = driver().value();
     // KVJIT_SELFTEST=1: a decode variant is served only after its numerics check passes on this device.
     if (self_test_enabled() && spec.kind == Kind::decode) {

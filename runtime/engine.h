@@ -39,6 +39,7 @@ class Kernel {
   CUfunction function_ = nullptr;
   bool from_cubin_ = false;
   int sm_count_ = 1;
+  int ctas_per_sm_ = 1;
   const DriverApi* api_ = nullptr;
 };
 

@@ -51,15 +51,31 @@ size_t decode_workspace_bytes(const Spec& spec, const LaunchShape& shape, int ba
   return (rows * (spec.head_dim + 2) + counters) * sizeof(float);
 }
 
-int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads, int max_seq_len,
-                  int sm_count) {
-  const long long ctas = static_cast<long long>(batch) * num_kv_heads * shape.chunks(spec);
-  const long long wanted = (2LL * sm_count + ctas - 1) / std::max(1LL, ctas);
-  const long long by_length = std::max(1, max_seq_len / 256);
-  return static_cast<int>(std::clamp<long long>(std::min(wanted, by_length), 1, kMaxSplits));
+long long DeviceSlots::slots() const {
+  return static_cast<long long>(std::max(1, sm_count)) * std::max(1, ctas_per_sm);
 }
 
-Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& a, int sm_count,
+int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads, int max_seq_len,
+                  DeviceSlots device) {
+  const long long ctas = std::max(1LL, static_cast<long long>(batch) * num_kv_heads * shape.chunks(spec));
+  const long long slots = device.slots();
+  const int most = std::clamp(max_seq_len / 256, 1, kMaxSplits);
+  // The share of the waves' CTA slots that s splits keep busy. A CTA's time is about proportional to its
+  // tokens, so the launch takes waves(s) / s: the fill below, inverted and scaled.
+  auto fill = [&](int s) {
+    const long long n = ctas * s;
+    const long long waves = (n + slots - 1) / slots;
+    return static_cast<double>(n) / static_cast<double>(waves * slots);
+  };
+  double best = 0.0;
+  for (int s = 1; s <= most; ++s) best = std::max(best, fill(s));
+  // Each split adds partial outputs and a merge: take the fewest within 3% of the best.
+  for (int s = 1; s <= most; ++s)
+    if (fill(s) >= 0.97 * best) return s;
+  return 1;
+}
+
+Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& a, DeviceSlots device,
                                DecodeParams* p) {
   KVJIT_TRY(check_spec(spec, Kind::decode, a.expected_spec));
   if (a.batch <= 0) return arg_error(spec, fmt::format("batch={}: must be positive", a.batch));
@@ -100,7 +116,7 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
   int splits = 1;
   if (a.workspace != nullptr) {
     splits = a.num_splits > 0 ? a.num_splits
-                              : choose_splits(spec, shape, a.batch, a.num_kv_heads, a.max_seq_len, sm_count);
+                              : choose_splits(spec, shape, a.batch, a.num_kv_heads, a.max_seq_len, device);
     // Fewer partitions when the caller's workspace holds fewer.
     while (splits > 1 && decode_workspace_bytes(spec, shape, a.batch, a.num_kv_heads, splits) > a.workspace_bytes)
       --splits;

@@ -34,6 +34,12 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
     return driver_error(rc, "cuModuleGetFunction", context + " symbol " + artifact.symbol);
   }
   out.from_cubin = use_cubin;
+  // How many CTAs an SM runs at once decides how a split launch fills the waves (choose_splits). A failed
+  // query is not fatal: 1 only makes the split choice conservative.
+  int ctas = 0;
+  if (cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(&ctas, out.function, artifact.shape.threads(), 0) == CUDA_SUCCESS &&
+      ctas > 0)
+    out.ctas_per_sm = ctas;
   return out;
 }
 

@@ -11,6 +11,7 @@ struct LoadedModule {
   CUmodule module = nullptr;
   CUfunction function = nullptr;
   bool from_cubin = false;
+  int ctas_per_sm = 1;  // resident CTAs of the artifact's launch shape an SM holds (the driver's occupancy)
 };
 
 Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& artifact);

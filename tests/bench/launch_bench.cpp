@@ -92,7 +92,7 @@ void BM_RawCuLaunchKernel(benchmark::State& state) {
   LaunchFixture& f = fixture(state);
   if (!f.kernel) return;
   DecodeParams params;
-  auto plan = plan_decode(f.kernel->spec(), f.kernel->shape(), f.args, f.device.sm_count, &params);
+  auto plan = plan_decode(f.kernel->spec(), f.kernel->shape(), f.args, f.device.sm_count, &params);  // split count aside, the same work as Kernel::decode
   if (!plan) {
     state.SkipWithError(plan.error().message.c_str());
     return;

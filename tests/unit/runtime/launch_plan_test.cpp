@@ -111,12 +111,29 @@ TEST(LaunchPlan, WrongKindOrSpecIsRefused) {
 TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   const Spec spec = decode_spec(4);
   const LaunchShape shape = launch_shape(spec);
-  // One sequence, 8 kv heads: 8 CTAs; two waves over 132 SMs want 33 partitions, capped at 32.
-  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 32768, 132), 32);
+  ASSERT_EQ(shape.chunks(spec), 1);  // gqa 4 in one CTA: a CTA per (sequence, kv head, split)
+  // One sequence, 8 kv heads: 8 CTAs. Three CTAs per SM on 132 SMs is 396 slots: even 32 partitions (the
+  // most) fill only 256 of them, so take all 32.
+  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 32768, DeviceSlots{132, 3}), 32);
+  // One CTA per SM: 16 partitions fill 128 of 132 slots; 17 would start a second, nearly empty wave.
+  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 32768, 132), 16);
   // Short sequences are not cut below 256 tokens per partition.
-  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 1000, 132), 3);
-  // Enough CTAs already: no split.
+  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 1000, DeviceSlots{132, 3}), 3);
+  // Batch 64: 512 CTAs in 396 slots is one full wave and a 29% one (65% fill); 3 partitions make 1536 CTAs,
+  // 3.9 waves (97% fill), within 3% of the best (10: 99.5%); 2 (86%) is not.
+  EXPECT_EQ(choose_splits(spec, shape, 64, 8, 4096, DeviceSlots{132, 3}), 3);
+  // Batch 64 at one CTA per SM: 512 CTAs are 3.9 waves of 132 (97%): no split.
   EXPECT_EQ(choose_splits(spec, shape, 64, 8, 32768, 132), 1);
+  // Whatever the device, the count stays in [1, kMaxSplits] and never cuts below 256 tokens.
+  for (int sms : {1, 7, 132, 1000})
+    for (int per_sm : {1, 2, 3, 16})
+      for (int batch : {1, 5, 64, 1000})
+        for (int len : {1, 255, 256, 4096, 1 << 20}) {
+          const int s = choose_splits(spec, shape, batch, 8, len, DeviceSlots{sms, per_sm});
+          EXPECT_GE(s, 1);
+          EXPECT_LE(s, kMaxSplits);
+          EXPECT_LE(s, std::max(1, len / 256));
+        }
 
   static float ws[1];
   DecodeArgs a = valid_decode_args();
@@ -125,13 +142,13 @@ TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   a.workspace = ws;
   a.workspace_bytes = decode_workspace_bytes(spec, shape, 1, 8);
   DecodeParams p;
-  auto plan = plan_decode(spec, shape, a, 132, &p);
+  auto plan = plan_decode(spec, shape, a, DeviceSlots{132, 3}, &p);
   ASSERT_TRUE(plan.ok()) << plan.error().message;
   EXPECT_EQ(plan->grid[2], 32u);
   EXPECT_EQ(p.num_splits, 32);
   // A smaller workspace gives fewer partitions, never an overflow.
   a.workspace_bytes = decode_workspace_bytes(spec, shape, 1, 8, 5);
-  plan = plan_decode(spec, shape, a, 132, &p);
+  plan = plan_decode(spec, shape, a, DeviceSlots{132, 3}, &p);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(p.num_splits, 5);
   // No workspace: no split.
