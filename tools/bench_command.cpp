@@ -9,6 +9,7 @@
 #include <random>
 
 #include "compiler/nvrtc_backend.h"
+#include "runtime/dumped_ptx.h"
 #include "runtime/engine.h"
 #include "runtime/host_formats.h"
 #include "tools/commands.h"
@@ -24,6 +25,7 @@ struct BenchOptions {
   int runs = 100;
   bool json = false;
   bool baseline = true;  // dequantize-then-attend rows for the quantized formats
+  std::string ptx_dir;    // kernels of other backends from `kvjit dump` output
 };
 
 #define BENCH_CU(call)                                                                  \
@@ -314,7 +316,7 @@ int run_bench(const BenchOptions& o) {
     }
     specs.push_back(*s);
   }
-  Engine engine;
+  Engine engine(o.ptx_dir.empty() ? nullptr : make_memory_provider(dumped_ptx_compiler(o.ptx_dir)));
   const double copy = copy_bandwidth_gbs(*api);
   std::vector<Row> rows;
   for (const Spec& s : specs)
@@ -352,6 +354,9 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_flag("--json", o->json, "JSON output");
   cmd->add_flag("!--no-baseline", o->baseline,
                 "Skip the dequantize-then-attend rows (whole cache to f16, then the f16 decode)");
+  cmd->add_option("--ptx-dir", o->ptx_dir,
+                  "Specs whose backend is not nvrtc load the PTX `kvjit dump` wrote here (arch must be explicit: "
+                  "the file name has it), so a build without that backend can time its kernels");
   return [o] { return run_bench(*o); };
 }
 

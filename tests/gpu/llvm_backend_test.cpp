@@ -10,8 +10,8 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "runtime/dumped_ptx.h"
 #include "tests/gpu/append_case.h"
 
 namespace kvjit::test {
@@ -28,24 +28,9 @@ std::string ptx_dir() {
     if (ptx_dir().empty()) GTEST_SKIP() << "KVJIT_LLVM_PTX_DIR unset (see scripts/llvm-ptx-set.sh)"; \
   } while (0)
 
-// What `kvjit dump --backend=llvm` wrote for `spec`: <dir>/<file stem>.ptx, PTX only.
-Result<CompiledKernel> read_dumped_ptx(const Spec& spec) {
-  const std::string path = ptx_dir() + "/" + file_stem(spec) + ".ptx";
-  std::ifstream in(path);
-  if (!in) return make_error(ErrorKind::not_found, "no PTX for " + to_string(spec) + " at " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  CompiledKernel k;
-  k.spec = spec;
-  k.symbol = kernel_symbol(spec);
-  k.shape = launch_shape(spec);
-  k.ptx = text.str();
-  k.backend = "llvm (dumped)";
-  return k;
-}
-
+// What `kvjit dump --backend=llvm` wrote for each spec: <dir>/<file stem>.ptx, PTX only.
 Engine& llvm_engine() {
-  static Engine e(make_memory_provider(read_dumped_ptx));
+  static Engine e(make_memory_provider(dumped_ptx_compiler(ptx_dir())));
   return e;
 }
 

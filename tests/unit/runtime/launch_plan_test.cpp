@@ -122,6 +122,8 @@ TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   // Batch 64: 512 CTAs in 396 slots is one full wave and a 29% one (65% fill); 3 partitions make 1536 CTAs,
   // 3.9 waves (97% fill), within 3% of the best (10: 99.5%); 2 (86%) is not.
   EXPECT_EQ(choose_splits(spec, shape, 64, 8, 4096, DeviceSlots{132, 3}), 3);
+  // Batch 128: 1024 CTAs in 396 slots fill 86% of 3 waves: no split.
+  EXPECT_EQ(choose_splits(spec, shape, 128, 8, 4096, DeviceSlots{132, 3}), 1);
   // Batch 64 at one CTA per SM: 512 CTAs are 3.9 waves of 132 (97%): no split.
   EXPECT_EQ(choose_splits(spec, shape, 64, 8, 32768, 132), 1);
   // Whatever the device, the count stays in [1, kMaxSplits] and never cuts below 256 tokens.
