@@ -8,6 +8,9 @@ reports the median of timed runs (CUDA events), the bytes the kernel must read (
 table) per second, and that as a share of the copy bandwidth measured in the same run.
 
     python3 scripts/compare_torch.py [--batch 1 16 64] [--context 4096 32768] [--kv f16 int8 e4m3] [--cuda-cores]
+
+Without the kvjit package (--torch-only, or when it is not installed) only the torch rows are printed; compare
+them with `kvjit bench` at the same shapes on the same GPU (docs/BENCHMARKS.md does).
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-import kvjit
+try:
+    import kvjit
+except ImportError:  # torch-only rows
+    kvjit = None
 
 HEAD_DIM, Q_HEADS, KV_HEADS, PAGE = 128, 32, 8, 16
 
@@ -95,7 +101,11 @@ def main() -> None:
     parser.add_argument("--kv", nargs="+", default=["f16", "int8", "q8", "e4m3", "e5m2"])
     parser.add_argument("--cuda-cores", action="store_true", help="also the CUDA-core decode body (mma=0)")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--torch-only", action="store_true", help="only torch's rows (no kvjit package needed)")
     args = parser.parse_args()
+    if kvjit is None and not args.torch_only:
+        print("kvjit package not installed: torch rows only")
+    kv_formats = [] if args.torch_only or kvjit is None else args.kv
 
     copy = copy_bandwidth()
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, copy bandwidth {copy / 1e9:.0f} GB/s")
@@ -106,7 +116,7 @@ def main() -> None:
                 continue  # beyond this the f16 K/V of torch's layout no longer fits comfortably
             sdpa_us, sdpa_bytes = torch_sdpa(batch, context, args.runs)
             rows = [("torch sdpa f16", sdpa_us, sdpa_bytes)]
-            for kv in args.kv:
+            for kv in kv_formats:
                 # None: the default body (tensor cores where the format has them); False: the CUDA-core body.
                 for mma in ([None, False] if args.cuda_cores and kv != "bf16" else [None]):
                     us, nbytes = kvjit_decode(kv, mma, batch, context, args.runs)
