@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU verification, run on a machine with an NVIDIA GPU: the GPU tests (numerics against the CPU
-# reference), the same tests under compute-sanitizer memcheck, the no-driver path, and the benchmarks.
+# reference), a subset under compute-sanitizer memcheck and racecheck, the no-driver path, and the benchmarks.
 # Uses .gpu-bundle/ made by scripts/gpu-bundle.sh. Prints a short table last. Logs go to $OUT or ./gpu-logs.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,7 +24,10 @@ step gpu_tests "$bundle/bin/kvjit_gpu_tests" ${GPU_TEST_FILTER:+--gtest_filter=$
 step no_driver env KVJIT_LIBCUDA=/nonexistent/libcuda.so.1 "$bundle/bin/kvjit_no_driver_tests"
 if command -v compute-sanitizer >/dev/null && [ -z "${SKIP_SANITIZER:-}" ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \
-    --gtest_filter='GpuDecode.WideGroupsAndHeads:GpuDecode.EmptySequenceGivesZeros:GpuAppend.*:GpuGraph*:GpuContig*:GpuOptions*'
+    --gtest_filter='GpuDecode.WideGroupsAndHeads:GpuDecode.EmptySequenceGivesZeros:GpuAppend.*:*GpuGraph*:GpuContig*:GpuOptions*'
+  # Both decode bodies merge warps (and splits) through shared memory: racecheck one run of each path.
+  step racecheck compute-sanitizer --tool racecheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \
+    --gtest_filter='GpuContig*:*GpuGraph*:GpuDecode.EmptySequenceGivesZeros'
 fi
 if [ -x "$bundle/bin/kvjit_bench" ] && [ -z "${SKIP_BENCH:-}" ]; then
   step bench "$bundle/bin/kvjit_bench" ${BENCH_ARGS:-}
