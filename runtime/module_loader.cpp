@@ -37,9 +37,9 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
   // How many CTAs an SM runs at once decides how a split launch fills the waves (choose_splits). A failed
   // query is not fatal: 1 only makes the split choice conservative.
   int ctas = 0;
-  if (cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(&ctas, out.function, artifact.shape.threads(), 0) == CUDA_SUCCESS &&
-      ctas > 0)
-    out.ctas_per_sm = ctas;
+  const CUresult occupancy =
+      cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(&ctas, out.function, artifact.shape.threads(), 0);
+  if (occupancy == CUDA_SUCCESS && ctas > 0) out.ctas_per_sm = ctas;
   return out;
 }
 
