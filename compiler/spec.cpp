@@ -19,6 +19,7 @@ constexpr std::array<std::string_view, 3> kPagingNames{"table", "csr", "contig"}
 constexpr std::array<std::string_view, 2> kFlagNames{"0", "1"};
 constexpr std::array<std::string_view, 3> kMmaNames{"auto", "0", "1"};  // order of enum Mma
 constexpr std::array<std::string_view, 2> kBackendNames{"nvrtc", "llvm"};
+constexpr std::array<std::string_view, 2> kScaleNames{"f16", "f32"};
 
 // Architectures the templates are written for (Ampere and newer: cp.async, bf16, ldmatrix).
 struct ArchName {
@@ -178,6 +179,8 @@ const std::vector<Field>& fields() {
             },
             [](const Spec& s) { return std::string(s.softcap ? "1" : "0"); },
             [](const Spec& s) { return !s.softcap; }},
+      with_default(enum_field("scale", "scale_dtype", &Spec::scale, kScaleNames),
+                   [](const Spec& s) { return s.scale == ScaleDtype::f16; }),
       // Printed only where it changes the kernel: mma=0 on a spec without a tensor-core body is auto.
       with_default(enum_field("mma", "mma", &Spec::mma, kMmaNames),
                    [](const Spec& s) { return s.mma == Mma::auto_ || (s.mma == Mma::off && !mma_supported(s)); }),
@@ -244,6 +247,7 @@ std::string_view to_string(QDtype v) { return kQNames[static_cast<size_t>(v)]; }
 std::string_view to_string(Layout v) { return kLayoutNames[static_cast<size_t>(v)]; }
 std::string_view to_string(Paging v) { return kPagingNames[static_cast<size_t>(v)]; }
 std::string_view to_string(Backend v) { return kBackendNames[static_cast<size_t>(v)]; }
+std::string_view to_string(ScaleDtype v) { return kScaleNames[static_cast<size_t>(v)]; }
 
 std::string to_string(Arch v) {
   // Only the real auto prints as such; {0, arch_specific} is invalid and prints as typed in code (sm_0a),
@@ -261,6 +265,14 @@ Result<Arch> parse_arch(std::string_view text) {
 }
 
 int kv_element_bytes(KvDtype v) { return v == KvDtype::f16 || v == KvDtype::bf16 ? 2 : 1; }
+bool has_scale_pool(KvDtype v) { return v == KvDtype::int8 || v == KvDtype::q8; }
+int scales_per_row(KvDtype kv, int head_dim) {
+  return kv == KvDtype::int8 ? 1 : kv == KvDtype::q8 ? head_dim / 32 : 0;
+}
+int scale_element_bytes(ScaleDtype v) { return v == ScaleDtype::f32 ? 4 : 2; }
+int scale_bytes_per_row(const Spec& spec) {
+  return scales_per_row(spec.kv, spec.head_dim) * scale_element_bytes(spec.scale);
+}
 
 Status validate(const Spec& s) {
   if (static_cast<size_t>(s.kind) >= kKindNames.size())
@@ -278,6 +290,13 @@ Status validate(const Spec& s) {
   if (static_cast<size_t>(s.backend) >= kBackendNames.size())
     return field_error("backend", std::to_string(static_cast<int>(s.backend)),
                        "must be one of " + join(kBackendNames));
+  if (static_cast<size_t>(s.scale) >= kScaleNames.size())
+    return field_error("scale_dtype", std::to_string(static_cast<int>(s.scale)),
+                       "must be one of " + join(kScaleNames));
+  if (s.scale == ScaleDtype::f32 && !has_scale_pool(s.kv))
+    return field_error("scale_dtype", "f32",
+                       "needs kv=int8 or kv=q8 (the formats with scale pools); kv=" + std::string(to_string(s.kv)) +
+                           " has none");
   if (!head_dim_ok(s.head_dim, s.kv))
     return field_error("head_dim", std::to_string(s.head_dim), must_be(head_dim_allowed(s.kv)));
   if (!page_ok(s.page_size)) return field_error("page_size", std::to_string(s.page_size), must_be(kPageAllowed));

@@ -32,6 +32,9 @@ enum class Paging : uint8_t { table, csr, contig };
 // The compiler that turns the specialized source into PTX: NVRTC (PTX and cubin) or clang/LLVM's NVPTX
 // backend (PTX only; the driver JIT makes the cubin). See compiler/backend.h.
 enum class Backend : uint8_t { nvrtc, llvm };
+// The element type of the int8 / q8 scale pools (spec text scale=f16|f32): f16 as vLLM and GGUF store them,
+// f32 as realizar's Q8 cache does. Only kv=int8 and kv=q8 have scale pools.
+enum class ScaleDtype : uint8_t { f16, f32 };
 
 // Target architecture: sm_<sm>[a]; sm == 0 means "auto" (resolved from the device by the runtime).
 struct Arch {
@@ -53,6 +56,7 @@ struct Spec {
   Arch arch{};
   // Options: printed in the canonical text only when set.
   bool softcap = false;  // score = cap * tanh(score / cap), cap a launch argument (Gemma-2)
+  ScaleDtype scale = ScaleDtype::f16;  // int8 / q8 scale pool elements
   Mma mma = Mma::auto_;  // which decode body; see uses_tensor_cores()
   Backend backend = Backend::nvrtc;
 
@@ -77,6 +81,7 @@ std::string_view to_string(QDtype v);
 std::string_view to_string(Layout v);
 std::string_view to_string(Paging v);
 std::string_view to_string(Backend v);
+std::string_view to_string(ScaleDtype v);
 std::string to_string(Arch v);
 
 Result<Arch> parse_arch(std::string_view text);
@@ -91,5 +96,13 @@ std::string mma_rule();
 
 // Bytes of one stored KV element (q8 and int8: 1; scales are stored separately).
 int kv_element_bytes(KvDtype v);
+// Whether the format keeps a scale pool (int8: one scale per row, q8: one per 32 elements of a row).
+bool has_scale_pool(KvDtype v);
+// Scale-pool entries per cache row: 1 for int8, head_dim / 32 for q8, 0 for formats without a pool.
+int scales_per_row(KvDtype kv, int head_dim);
+// Bytes of one scale-pool entry: 2 (scale=f16) or 4 (scale=f32).
+int scale_element_bytes(ScaleDtype v);
+// Bytes of one cache row's scales in a pool (0 without a pool).
+int scale_bytes_per_row(const Spec& spec);
 
 }  // namespace kvjit

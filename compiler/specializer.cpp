@@ -15,8 +15,8 @@ std::string format_type(const Spec& spec) {
   switch (spec.kv) {
     case KvDtype::f16: return "kvjit::FormatF16";
     case KvDtype::bf16: return "kvjit::FormatBF16";
-    case KvDtype::int8: return "kvjit::FormatInt8";
-    case KvDtype::q8: return "kvjit::FormatQ8";
+    case KvDtype::int8: return spec.scale == ScaleDtype::f32 ? "kvjit::FormatInt8F32" : "kvjit::FormatInt8";
+    case KvDtype::q8: return spec.scale == ScaleDtype::f32 ? "kvjit::FormatQ8F32" : "kvjit::FormatQ8";
     case KvDtype::e4m3: return fmt::format("kvjit::FormatFp8<kvjit::E4M3, {}>", fp8_hardware);
     case KvDtype::e5m2: return fmt::format("kvjit::FormatFp8<kvjit::E5M2, {}>", fp8_hardware);
   }

@@ -62,12 +62,19 @@ float e4m3_to_f32(uint8_t v) {
 
 float e5m2_to_f32(uint8_t v) { return f16_to_f32(static_cast<uint16_t>(v << 8)); }
 
-int scales_per_row(KvDtype kv, int head_dim) {
-  return kv == KvDtype::int8 ? 1 : kv == KvDtype::q8 ? head_dim / 32 : 0;
+double scale_entry(ScaleDtype dtype, const uint8_t* scales, int i) {
+  if (dtype == ScaleDtype::f32) {
+    float s;
+    std::memcpy(&s, scales + 4 * i, 4);
+    return s;
+  }
+  uint16_t h;
+  std::memcpy(&h, scales + 2 * i, 2);
+  return f16_to_f32(h);
 }
 
-double kv_element(KvDtype kv, const uint8_t* row, const uint16_t* scales, int d, float tensor_scale) {
-  switch (kv) {
+double kv_element(const Spec& spec, const uint8_t* row, const uint8_t* scales, int d, float tensor_scale) {
+  switch (spec.kv) {
     case KvDtype::f16: {
       uint16_t h;
       std::memcpy(&h, row + 2 * d, 2);
@@ -78,8 +85,8 @@ double kv_element(KvDtype kv, const uint8_t* row, const uint16_t* scales, int d,
       std::memcpy(&h, row + 2 * d, 2);
       return bf16_to_f32(h);
     }
-    case KvDtype::int8: return static_cast<int8_t>(row[d]) * static_cast<double>(f16_to_f32(scales[0]));
-    case KvDtype::q8: return static_cast<int8_t>(row[d]) * static_cast<double>(f16_to_f32(scales[d / 32]));
+    case KvDtype::int8: return static_cast<int8_t>(row[d]) * scale_entry(spec.scale, scales, 0);
+    case KvDtype::q8: return static_cast<int8_t>(row[d]) * scale_entry(spec.scale, scales, d / 32);
     case KvDtype::e4m3: return static_cast<double>(e4m3_to_f32(row[d])) * tensor_scale;
     case KvDtype::e5m2: return static_cast<double>(e5m2_to_f32(row[d])) * tensor_scale;
   }

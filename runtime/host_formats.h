@@ -16,11 +16,11 @@ uint16_t f32_to_bf16(float x);  // round to nearest even
 float e4m3_to_f32(uint8_t v);   // bias 7, no infinities, 0x7f / 0xff NaN
 float e5m2_to_f32(uint8_t v);   // the top byte of an f16
 
-// f16 scales per row of a scale pool: 1 for int8, head_dim / 32 for q8, 0 otherwise.
-int scales_per_row(KvDtype kv, int head_dim);
+// Entry i of a scale pool's bytes (little-endian f16 or f32, as `dtype` says).
+double scale_entry(ScaleDtype dtype, const uint8_t* scales, int i);
 
-// Element d of a stored row: `row` points at the row's first byte, `scales` at its first f16 scale (int8,
-// q8; else unused); FP8 values take the per-tensor scale.
-double kv_element(KvDtype kv, const uint8_t* row, const uint16_t* scales, int d, float tensor_scale);
+// Element d of a stored row of `spec`'s format: `row` points at the row's first byte, `scales` at its first
+// scale byte (int8, q8; else unused); FP8 values take the per-tensor scale.
+double kv_element(const Spec& spec, const uint8_t* row, const uint8_t* scales, int d, float tensor_scale);
 
 }  // namespace kvjit::host

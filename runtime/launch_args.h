@@ -14,7 +14,7 @@ struct DecodeArgs {
   void* o = nullptr;              // same shape and dtype as q
   const void* k_cache = nullptr;  // paged, spec.layout, spec.kv
   const void* v_cache = nullptr;
-  const void* k_scales = nullptr;  // kv=int8: one f16 per (page, slot, kv_head)
+  const void* k_scales = nullptr;  // int8 / q8: the scale pool (spec scale=f16|f32; one per row for int8, one per 32 elements for q8)
   const void* v_scales = nullptr;
   int batch = 0;
   int num_kv_heads = 0;
@@ -55,7 +55,7 @@ struct AppendArgs {
   const void* v = nullptr;
   void* k_cache = nullptr;
   void* v_cache = nullptr;
-  void* k_scales = nullptr;  // kv=int8: one f16 per (page, slot, kv_head)
+  void* k_scales = nullptr;  // int8 / q8: the scale pool (spec scale=f16|f32; one per row for int8, one per 32 elements for q8)
   void* v_scales = nullptr;
   const int64_t* slot_mapping = nullptr;  // [num_tokens]: page * page_size + slot, negative = skip
                                           // (paging=contig: seq * seq_capacity + position)

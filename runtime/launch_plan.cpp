@@ -40,7 +40,6 @@ Status check_spec(const Spec& spec, Kind kind, const Spec* expected) {
   return Ok{};
 }
 
-bool needs_scale_pools(KvDtype kv) { return kv == KvDtype::int8 || kv == KvDtype::q8; }
 
 }  // namespace
 
@@ -92,11 +91,11 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
     if (!a.seq_k || !a.seq_v || !a.seq_lens) return arg_error(spec, "paging=contig needs seq_k, seq_v and seq_lens");
     if (a.seq_capacity <= 0)
       return arg_error(spec, fmt::format("seq_capacity={}: must be positive", a.seq_capacity));
-    if (needs_scale_pools(spec.kv) && (!a.seq_k_scales || !a.seq_v_scales))
+    if (has_scale_pool(spec.kv) && (!a.seq_k_scales || !a.seq_v_scales))
       return arg_error(spec, fmt::format("kv={} needs seq_k_scales and seq_v_scales", to_string(spec.kv)));
   } else {
     if (!a.k_cache || !a.v_cache) return arg_error(spec, "k_cache and v_cache must be non-null");
-    if (needs_scale_pools(spec.kv) && (!a.k_scales || !a.v_scales))
+    if (has_scale_pool(spec.kv) && (!a.k_scales || !a.v_scales))
       return arg_error(spec, fmt::format("kv={} needs k_scales and v_scales", to_string(spec.kv)));
   }
   if (spec.paging == Paging::table) {
@@ -182,11 +181,11 @@ Result<LaunchPlan> plan_append(const Spec& spec, const LaunchShape& shape, const
     if (!a.seq_k || !a.seq_v) return arg_error(spec, "paging=contig needs seq_k and seq_v");
     if (a.seq_capacity <= 0)
       return arg_error(spec, fmt::format("seq_capacity={}: must be positive", a.seq_capacity));
-    if (needs_scale_pools(spec.kv) && (!a.seq_k_scales || !a.seq_v_scales))
+    if (has_scale_pool(spec.kv) && (!a.seq_k_scales || !a.seq_v_scales))
       return arg_error(spec, fmt::format("kv={} needs seq_k_scales and seq_v_scales", to_string(spec.kv)));
   } else {
     if (!a.k_cache || !a.v_cache) return arg_error(spec, "k_cache and v_cache must be non-null");
-    if (needs_scale_pools(spec.kv) && (!a.k_scales || !a.v_scales))
+    if (has_scale_pool(spec.kv) && (!a.k_scales || !a.v_scales))
       return arg_error(spec, fmt::format("kv={} needs k_scales and v_scales", to_string(spec.kv)));
   }
   if (!std::isfinite(a.k_scale) || !std::isfinite(a.v_scale) || a.k_scale == 0.0f || a.v_scale == 0.0f)

@@ -126,13 +126,14 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
 
   const size_t rows = static_cast<size_t>(num_pages) * page * kKvHeads;
   const size_t elem = static_cast<size_t>(kv_element_bytes(spec.kv));
-  const int scale_cols = host::scales_per_row(spec.kv, hd);
+  const int scale_cols = scales_per_row(spec.kv, hd);
+  const size_t scale_row_bytes = static_cast<size_t>(scale_bytes_per_row(spec));
   const bool fp8 = spec.kv == KvDtype::e4m3 || spec.kv == KvDtype::e5m2;
   DeviceBytes k_cache(api), v_cache(api), k_scales(api), v_scales(api), k_dev(api), v_dev(api), slot_dev(api);
   KVJIT_TRY(k_cache.alloc(rows * hd * elem));
   KVJIT_TRY(v_cache.alloc(rows * hd * elem));
-  KVJIT_TRY(k_scales.alloc(rows * scale_cols * 2));
-  KVJIT_TRY(v_scales.alloc(rows * scale_cols * 2));
+  KVJIT_TRY(k_scales.alloc(rows * scale_row_bytes));
+  KVJIT_TRY(v_scales.alloc(rows * scale_row_bytes));
   KVJIT_TRY(k_dev.alloc(k_in.size() * 2, k_in.data()));
   KVJIT_TRY(v_dev.alloc(v_in.size() * 2, v_in.data()));
   KVJIT_TRY(slot_dev.alloc(slots.size() * 8, slots.data()));
@@ -195,8 +196,8 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
 
   auto k_bytes = k_cache.download<uint8_t>(rows * hd * elem);
   auto v_bytes = v_cache.download<uint8_t>(rows * hd * elem);
-  auto ks = k_scales.download<uint16_t>(rows * scale_cols);
-  auto vs = v_scales.download<uint16_t>(rows * scale_cols);
+  auto ks = k_scales.download<uint8_t>(rows * scale_row_bytes);
+  auto vs = v_scales.download<uint8_t>(rows * scale_row_bytes);
   auto out = o_dev.download<uint16_t>(q.size());
   for (auto* r : {&k_bytes, &v_bytes})
     if (!*r) return r->error();
@@ -218,9 +219,9 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
         const size_t row = row_of(spec, pages_of[b][t / page], t % page, kvh);
         double dot = 0.0;
         for (int d = 0; d < hd; ++d) {
-          k[d] = host::kv_element(spec.kv, k_bytes->data() + row * hd * elem, ks->data() + row * scale_cols, d,
+          k[d] = host::kv_element(spec, k_bytes->data() + row * hd * elem, ks->data() + row * scale_row_bytes, d,
                                   aa.k_scale);
-          v[d] = host::kv_element(spec.kv, v_bytes->data() + row * hd * elem, vs->data() + row * scale_cols, d,
+          v[d] = host::kv_element(spec, v_bytes->data() + row * hd * elem, vs->data() + row * scale_row_bytes, d,
                                   aa.v_scale);
           dot += from_q(spec.q, qrow[d]) * k[d];
         }

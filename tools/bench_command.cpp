@@ -5,13 +5,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "compiler/nvrtc_backend.h"
 #include "runtime/dumped_ptx.h"
 #include "runtime/engine.h"
-#include "runtime/host_formats.h"
 #include "tools/commands.h"
 
 namespace kvjit::cli {
@@ -40,16 +40,31 @@ struct DeviceMemory {
   size_t bytes;
   DeviceMemory(const DriverApi* a, size_t n) : api(a), bytes(n) { BENCH_CU(cuMemAlloc_(&ptr, std::max<size_t>(n, 16))); }
   ~DeviceMemory() { api->cuMemFree_(ptr); }
-  // Random bytes that are valid values of `kind` (no NaN/Inf f16), uploaded in 16 MiB tiles.
+  // Random bytes, or finite non-zero f16 values (|x| in [0.5, 1)) when f16_values, uploaded in 16 MiB tiles.
   void fill_random(bool f16_values, uint32_t seed) {
     std::mt19937 rng(seed);
     std::vector<uint16_t> tile(8u << 20);
     std::uniform_int_distribution<int> bits(0, 0xffff);
     for (uint16_t& t : tile) {
       uint16_t v = static_cast<uint16_t>(bits(rng));
-      if (f16_values) v = static_cast<uint16_t>((v & 0x83ff) | 0x3800);  // |x| in [0.5, 1): finite, non-zero
+      if (f16_values) v = static_cast<uint16_t>((v & 0x83ff) | 0x3800);
       t = v;
     }
+    upload(tile);
+  }
+  // Scale-pool entries of the spec's scale dtype, |x| in [0.5, 1).
+  void fill_scales(ScaleDtype dtype, uint32_t seed) {
+    if (dtype == ScaleDtype::f16) return fill_random(true, seed);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> value(0.5f, 1.0f);
+    std::vector<uint16_t> tile(8u << 20);
+    for (size_t i = 0; i + 1 < tile.size(); i += 2) {
+      const float x = value(rng);
+      std::memcpy(&tile[i], &x, 4);
+    }
+    upload(tile);
+  }
+  void upload(const std::vector<uint16_t>& tile) {
     for (size_t off = 0; off < bytes; off += tile.size() * 2)
       BENCH_CU(cuMemcpyHtoD_(ptr + off, tile.data(), std::min(tile.size() * 2, bytes - off)));
   }
@@ -118,7 +133,7 @@ double median_us(const DriverApi* api, int runs, Step step) {
 // The bytes a decode of this shape must move: K and V rows with their scales, Q and O, the page table.
 double decode_bytes(const Spec& spec, int batch, int context, int kv_heads, int pages_per_seq) {
   const double row_bytes = static_cast<double>(spec.head_dim) * kv_element_bytes(spec.kv);
-  const double scale_bytes = 2.0 * host::scales_per_row(spec.kv, spec.head_dim);
+  const double scale_bytes = scale_bytes_per_row(spec);
   const double qo_bytes = 2.0 * 2.0 * batch * kv_heads * spec.gqa * spec.head_dim;
   return static_cast<double>(batch) * context * kv_heads * 2.0 * (row_bytes + scale_bytes) + qo_bytes +
          static_cast<double>(batch) * pages_per_seq * 4;
@@ -136,8 +151,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
   const size_t row_bytes = static_cast<size_t>(spec.head_dim) * kv_element_bytes(spec.kv);
   const size_t rows_per_set = static_cast<size_t>(batch) * pages_per_seq * spec.page_size * kv_heads;
-  const size_t scales_per_row = static_cast<size_t>(host::scales_per_row(spec.kv, spec.head_dim));
-  const size_t scale_bytes = scales_per_row * 2;
+  const size_t scale_bytes = static_cast<size_t>(scale_bytes_per_row(spec));
   const size_t set_bytes = rows_per_set * 2 * (row_bytes + scale_bytes);
   // Rotate over enough copies of the cache that K/V in flight exceed the L2 several times (>= 256 MiB).
   const int sets = static_cast<int>(std::clamp<size_t>((size_t{256} << 20) / set_bytes + 1, 1, 64));
@@ -149,8 +163,8 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   const bool f16_storage = spec.kv == KvDtype::f16 || spec.kv == KvDtype::bf16;
   k.fill_random(f16_storage, 1);
   v.fill_random(f16_storage, 2);
-  ks.fill_random(true, 3);
-  vs.fill_random(true, 4);
+  ks.fill_scales(spec.scale, 3);
+  vs.fill_scales(spec.scale, 4);
   q.fill_random(true, 5);
   // Each set's block table maps its sequences to a shuffled range of its own pages.
   std::vector<int32_t> table(static_cast<size_t>(sets) * batch * pages_per_seq);
@@ -252,16 +266,16 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
   const long long rows = static_cast<long long>(batch) * pages_per_seq * spec.page_size * kv_heads;
   const size_t row_bytes = static_cast<size_t>(spec.head_dim) * kv_element_bytes(spec.kv);
-  const size_t scales_per_row = static_cast<size_t>(host::scales_per_row(spec.kv, spec.head_dim));
+  const size_t scale_bytes = static_cast<size_t>(scale_bytes_per_row(spec));
   DeviceMemory k(api, rows * row_bytes), v(api, rows * row_bytes);
-  DeviceMemory ks(api, rows * scales_per_row * 2), vs(api, rows * scales_per_row * 2);
+  DeviceMemory ks(api, rows * scale_bytes), vs(api, rows * scale_bytes);
   DeviceMemory k16(api, rows * spec.head_dim * 2), v16(api, rows * spec.head_dim * 2);
   const int q_heads = kv_heads * spec.gqa;
   DeviceMemory q(api, static_cast<size_t>(batch) * q_heads * spec.head_dim * 2), o(api, q.bytes);
   k.fill_random(false, 1);
   v.fill_random(false, 2);
-  ks.fill_random(true, 3);
-  vs.fill_random(true, 4);
+  ks.fill_scales(spec.scale, 3);
+  vs.fill_scales(spec.scale, 4);
   q.fill_random(true, 5);
   std::vector<int32_t> table(static_cast<size_t>(batch) * pages_per_seq);
   for (size_t i = 0; i < table.size(); ++i) table[i] = static_cast<int32_t>(i);

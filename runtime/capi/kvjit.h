@@ -62,11 +62,14 @@ typedef enum kvjit_kind { KVJIT_KIND_DECODE = 0, KVJIT_KIND_APPEND = 1 } kvjit_k
 typedef enum kvjit_kv_dtype {
   KVJIT_KV_F16 = 0,
   KVJIT_KV_BF16 = 1,
-  KVJIT_KV_INT8 = 2, /* int8, one f16 scale per (page, slot, kv_head) row */
-  KVJIT_KV_Q8 = 3,   /* int8, one f16 scale per 32 elements of a row */
+  KVJIT_KV_INT8 = 2, /* int8, one scale (f16, or f32 with scale_dtype) per (page, slot, kv_head) row */
+  KVJIT_KV_Q8 = 3,   /* int8, one scale per 32 elements of a row */
   KVJIT_KV_E4M3 = 4, /* FP8 with per-tensor k_scale / v_scale */
   KVJIT_KV_E5M2 = 5
 } kvjit_kv_dtype;
+
+/* Element type of the int8 / q8 scale pools (spec text scale=f16|f32). */
+typedef enum kvjit_scale_dtype { KVJIT_SCALE_F16 = 0, KVJIT_SCALE_F32 = 1 } kvjit_scale_dtype;
 
 typedef enum kvjit_q_dtype { KVJIT_Q_F16 = 0, KVJIT_Q_BF16 = 1 } kvjit_q_dtype;
 
@@ -90,7 +93,8 @@ typedef struct kvjit_spec {
   int32_t arch_sm;       /* 0 = auto (the current device's arch); 90 = sm_90 */
   int32_t arch_specific; /* 1 for the 'a' variants (sm_90a) */
   int32_t softcap;       /* 1: scores are soft-capped (decode args give the cap) */
-  int32_t reserved[5];   /* zero: options added later, where zero means the default */
+  int32_t scale_dtype;   /* kvjit_scale_dtype: int8 / q8 scale pool elements (0 = f16) */
+  int32_t reserved[4];   /* zero: options added later, where zero means the default */
 } kvjit_spec;
 
 typedef struct kvjit_engine kvjit_engine; /* compiles at most once per spec; thread-safe */

@@ -105,6 +105,7 @@ kvjit::Result<kvjit::Spec> to_cpp(const kvjit_spec& c) {
   KVJIT_TRY(enum_value("paging", c.paging, 3));
   KVJIT_TRY(enum_value("arch_specific", c.arch_specific, 2));
   KVJIT_TRY(enum_value("softcap", c.softcap, 2));
+  KVJIT_TRY(enum_value("scale_dtype", c.scale_dtype, 2));
   for (int32_t r : c.reserved)
     if (r != 0) return kvjit::make_error(ErrorKind::invalid_spec, "reserved fields of kvjit_spec must be zero");
   kvjit::Spec s;
@@ -118,6 +119,7 @@ kvjit::Result<kvjit::Spec> to_cpp(const kvjit_spec& c) {
   s.paging = static_cast<kvjit::Paging>(c.paging);
   s.arch = kvjit::Arch{c.arch_sm, c.arch_specific != 0};
   s.softcap = c.softcap != 0;
+  s.scale = static_cast<kvjit::ScaleDtype>(c.scale_dtype);
   KVJIT_TRY(kvjit::validate(s));
   return s;
 }
@@ -135,6 +137,7 @@ kvjit_spec to_c(const kvjit::Spec& s) {
   c.arch_sm = s.arch.sm;
   c.arch_specific = s.arch.arch_specific ? 1 : 0;
   c.softcap = s.softcap ? 1 : 0;
+  c.scale_dtype = static_cast<int32_t>(s.scale);
   return c;
 }
 

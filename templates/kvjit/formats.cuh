@@ -64,10 +64,28 @@ __device__ __forceinline__ void int8x8_to_f32(const u32x2& raw, float (&out)[8])
   int8x4_to_f32(raw.x, out);
   int8x4_to_f32(raw.y, out + 4);
 }
-// Symmetric int8 (int8 rows, q8 blocks): scale = f16(max|x| / 127); q = rint(x * (1 / scale)) in [-127, 127].
-__device__ __forceinline__ u16 int8_scale(float amax) { return ElemF16::from_f32(amax / 127.0f); }
-__device__ __forceinline__ u32x2 quantize_int8x8(const float (&x)[8], u16 scale_h) {
-  const float scale = ElemF16::to_f32(scale_h);
+// Scale pool elements of the int8 and q8 formats: f16 (vLLM, GGUF) or f32 (realizar's Q8 cache), chosen by
+// the spec's scale field. round() is the value the pool will hold, so quantization uses exactly that value.
+struct ScaleF16 {
+  __device__ __forceinline__ static float round(float s) { return ElemF16::to_f32(ElemF16::from_f32(s)); }
+  __device__ __forceinline__ static float load(const void* pool, i64 i) {
+    return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + i));
+  }
+  __device__ __forceinline__ static void store(void* pool, i64 i, float s) {
+    static_cast<u16*>(pool)[i] = ElemF16::from_f32(s);
+  }
+};
+struct ScaleF32 {
+  __device__ __forceinline__ static float round(float s) { return s; }
+  __device__ __forceinline__ static float load(const void* pool, i64 i) {
+    return bits_to_f32(ldg_nc_u32(static_cast<const u32*>(pool) + i));
+  }
+  __device__ __forceinline__ static void store(void* pool, i64 i, float s) { static_cast<float*>(pool)[i] = s; }
+};
+
+// Symmetric int8 (int8 rows, q8 blocks): scale = round(max|x| / 127) to the pool's element type;
+// q = rint(x * (1 / scale)) in [-127, 127].
+__device__ __forceinline__ u32x2 quantize_int8x8(const float (&x)[8], float scale) {
   const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
   u32 w[2] = {0u, 0u};
 #pragma unroll
@@ -125,9 +143,11 @@ struct FormatPlain {
 typedef FormatPlain<ElemF16> FormatF16;
 typedef FormatPlain<ElemBF16> FormatBF16;
 
-// INT8, symmetric, one f16 scale per row (vLLM / ferrum style): value = int8 * scale, scale = max|x| / 127
-// rounded to f16; quantized with q = rint(x * (1 / scale)) clamped to [-127, 127] (0 when the row is all 0).
-struct FormatInt8 {
+// INT8, symmetric, one scale per row (vLLM / ferrum style): value = int8 * scale, scale = max|x| / 127
+// rounded to the pool's element type (SP: ScaleF16 or ScaleF32); quantized with q = rint(x * (1 / scale))
+// clamped to [-127, 127] (0 when the row is all 0).
+template <class SP>
+struct FormatInt8T {
   typedef u32x2 Raw;
   typedef float Scale;
   static constexpr int kElemBytes = 1;
@@ -143,7 +163,7 @@ struct FormatInt8 {
     return load_bytes8(cache, row, head_dim, vid);
   }
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int, int) {
-    return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + row));
+    return SP::load(pool, row);
   }
   __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
   __device__ __forceinline__ static float scale_of(const Scale& s) { return s; }
@@ -156,19 +176,23 @@ struct FormatInt8 {
     for (int i = 0; i < VPT; ++i)
       if (lane + 32 * i < NV) amax = fmax2(amax, abs_max8(in[i]));
     amax = warp_max(amax);
-    const u16 scale_h = int8_scale(amax);
-    if (lane == 0) static_cast<u16*>(scales)[row] = scale_h;
+    const float scale = SP::round(amax / 127.0f);
+    if (lane == 0) SP::store(scales, row, scale);
 #pragma unroll
     for (int i = 0; i < VPT; ++i) {
       const int vid = lane + 32 * i;
-      if (vid < NV) store_bytes8(cache, row, NV * 8, vid, quantize_int8x8(in[i], scale_h));
+      if (vid < NV) store_bytes8(cache, row, NV * 8, vid, quantize_int8x8(in[i], scale));
     }
   }
 };
+typedef FormatInt8T<ScaleF16> FormatInt8;
+typedef FormatInt8T<ScaleF32> FormatInt8F32;
 
-// Q8 (GGUF Q8_0 style): 32-element blocks along head_dim, int8 values, one f16 scale per block, quantized
-// as int8 is. Scale pool: [rows, head_dim / 32] f16, rows in the cache's layout order.
-struct FormatQ8 {
+// Q8 (GGUF Q8_0 style): 32-element blocks along head_dim, int8 values, one scale per block (f16 as GGUF,
+// or f32 as realizar: SP), quantized as int8 is. Scale pool: [rows, head_dim / 32], rows in the cache's
+// layout order. The tensor-core body multiplies the f16 pairs by the scale rounded to f16.
+template <class SP>
+struct FormatQ8T {
   typedef u32x2 Raw;
   typedef float Scale;
   static constexpr int kElemBytes = 1;
@@ -184,7 +208,7 @@ struct FormatQ8 {
     return load_bytes8(cache, row, head_dim, vid);
   }
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int head_dim, int vid) {
-    return ElemF16::to_f32(ldg_nc(static_cast<const u16*>(pool) + row * (head_dim / 32) + vid / 4));
+    return SP::load(pool, row * (head_dim / 32) + vid / 4);
   }
   __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
   __device__ __forceinline__ static float scale_of(const Scale& s) { return s; }
@@ -200,12 +224,14 @@ struct FormatQ8 {
       amax = fmax2(amax, shfl_xor(amax, 1));
       amax = fmax2(amax, shfl_xor(amax, 2));
       if (vid >= NV) continue;
-      const u16 scale_h = int8_scale(amax);
-      if (vid % 4 == 0) static_cast<u16*>(scales)[row * (NV / 4) + vid / 4] = scale_h;
-      store_bytes8(cache, row, NV * 8, vid, quantize_int8x8(in[i], scale_h));
+      const float scale = SP::round(amax / 127.0f);
+      if (vid % 4 == 0) SP::store(scales, row * (NV / 4) + vid / 4, scale);
+      store_bytes8(cache, row, NV * 8, vid, quantize_int8x8(in[i], scale));
     }
   }
 };
+typedef FormatQ8T<ScaleF16> FormatQ8;
+typedef FormatQ8T<ScaleF32> FormatQ8F32;
 
 // FP8 stored directly (vLLM's fp8 cache): value = fp8 * per-tensor scale; append stores fp8(x / scale),
 // saturating. kHardware: sm_89+ cvt instructions; otherwise the integer path (same values).

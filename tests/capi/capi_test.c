@@ -53,6 +53,7 @@ static void test_parse_print_round_trip(void) {
       "append:head_dim=256,page_size=32,kv=e4m3,q=bf16,layout=hnd,paging=csr,arch=sm_90a",
       "decode:kv=q8,hd=96,arch=sm_89,paging=contig",
       "decode:softcap=1,gqa=2",
+      "decode:kv=q8,scale=f32,paging=contig",
   };
   size_t i;
   for (i = 0; i < sizeof inputs / sizeof inputs[0]; ++i) {
@@ -73,6 +74,9 @@ static void test_parse_print_round_trip(void) {
     CHECK(s.kind == KVJIT_KIND_APPEND && s.head_dim == 256 && s.page_size == 32 && s.gqa == 1);
     CHECK(s.kv == KVJIT_KV_E4M3 && s.q == KVJIT_Q_BF16 && s.layout == KVJIT_LAYOUT_HND);
     CHECK(s.paging == KVJIT_PAGING_CSR && s.arch_sm == 90 && s.arch_specific == 1 && s.softcap == 0);
+    CHECK(s.scale_dtype == KVJIT_SCALE_F16);
+    CHECK_STATUS(kvjit_spec_parse("decode:kv=int8,scale=f32", &s), KVJIT_OK);
+    CHECK(s.kv == KVJIT_KV_INT8 && s.scale_dtype == KVJIT_SCALE_F32);
   }
 }
 

@@ -20,23 +20,26 @@ TEST(GpuAppend, BitExactWithCpuQuantizer) {
   for (KvDtype kv : {KvDtype::f16, KvDtype::bf16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
     for (QDtype q : {QDtype::f16, QDtype::bf16})
       for (int hd : {32, 96, 128, 256, 512})
-        for (Layout layout : {Layout::nhd, Layout::hnd}) {
-          Spec spec;
-          spec.kind = Kind::append;
-          spec.kv = kv;
-          spec.q = q;
-          spec.head_dim = hd;
-          spec.page_size = hd == 96 ? 1 : 16;
-          // The sm_80 software FP8 path, run through the PTX JIT, alternates with the device's own.
-          if (n % 2) spec.arch = Arch{80, false};
-          spec.layout = layout;
-          SCOPED_TRACE(to_string(spec));
-          const AppendRun r = run_append(engine(), spec, 37, 3, 8, static_cast<uint32_t>(++n));
-          EXPECT_TRUE(r.k == r.expected.k);
-          EXPECT_TRUE(r.v == r.expected.v);
-          EXPECT_TRUE(r.k_scales == r.expected.k_scales);
-          EXPECT_TRUE(r.v_scales == r.expected.v_scales);
-        }
+        for (Layout layout : {Layout::nhd, Layout::hnd})
+          for (ScaleDtype scale : {ScaleDtype::f16, ScaleDtype::f32}) {
+            if (scale == ScaleDtype::f32 && !has_scale_pool(kv)) continue;
+            Spec spec;
+            spec.kind = Kind::append;
+            spec.kv = kv;
+            spec.scale = scale;
+            spec.q = q;
+            spec.head_dim = hd;
+            spec.page_size = hd == 96 ? 1 : 16;
+            // The sm_80 software FP8 path, run through the PTX JIT, alternates with the device's own.
+            if (n % 2) spec.arch = Arch{80, false};
+            spec.layout = layout;
+            SCOPED_TRACE(to_string(spec));
+            const AppendRun r = run_append(engine(), spec, 37, 3, 8, static_cast<uint32_t>(++n));
+            EXPECT_TRUE(r.k == r.expected.k);
+            EXPECT_TRUE(r.v == r.expected.v);
+            EXPECT_TRUE(r.k_scales == r.expected.k_scales);
+            EXPECT_TRUE(r.v_scales == r.expected.v_scales);
+          }
   fmt::print("KVJIT_RESULT append bit-exact configs={}\n", n);
 }
 

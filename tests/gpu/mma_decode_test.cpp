@@ -43,6 +43,7 @@ std::vector<DecodeCase> mma_matrix() {
             c.spec.paging = paging;
             c.spec.mma = Mma::on;
             if (!mma_supported(c.spec)) continue;
+            if (has_scale_pool(kv) && i % 2 == 1) c.spec.scale = ScaleDtype::f32;
             c.spec.page_size = pages[i % 4];
             c.spec.gqa = gqas[(i / 4) % 5];
             if (i % 3 == 0) c.spec.arch = Arch{80, false};
@@ -69,7 +70,7 @@ TEST(GpuMmaDecode, MatrixMatchesReference) {
     EXPECT_EQ(out.unwritten, 0u);
     EXPECT_LE(out.rel_l2, self_test_budget(c.spec)) << "lens[0]=" << c.seq_lens[0] << " batch=" << c.seq_lens.size();
     EXPECT_LE(out.lse_max_abs, 2e-3);
-    auto& w = worst[fmt::format("kv={} q={}", to_string(c.spec.kv), to_string(c.spec.q))];
+    auto& w = worst[fmt::format("kv={} q={}", format_name(c.spec), to_string(c.spec.q))];
     w.first++;
     w.second = std::max(w.second, out.rel_l2);
   }

@@ -16,7 +16,7 @@ Engine& engine() {
 struct Options {
   int window = 0;
   float softcap = 0.0f;
-  int num_splits = 1;       // 0 = automatic (needs max_seq_len), 1 = none
+  int num_splits = 1;  // 0 = automatic (needs max_seq_len), 1 = none
   bool workspace = false;
 };
 
@@ -40,7 +40,8 @@ std::vector<double> reference(const ref::HostCache& cache, const ref::HostPaging
         ref::load_row(cache, true, row, k.data());
         ref::load_row(cache, false, row, v.data());
         double dot = 0;
-        for (int d = 0; d < hd; ++d) dot += ref::q_to_f32(spec.q, q[(static_cast<size_t>(b) * nq + qh) * hd + d]) * k[d];
+        for (int d = 0; d < hd; ++d)
+          dot += ref::q_to_f32(spec.q, q[(static_cast<size_t>(b) * nq + qh) * hd + d]) * k[d];
         double s = dot * sm_scale;
         if (o.softcap > 0) s = o.softcap * std::tanh(s / o.softcap);
         scores.push_back(s);
@@ -129,8 +130,8 @@ TEST(GpuSplit, SplitAgreesWithUnsplitAndReference) {
         worst_vs_ref = std::max(worst_vs_ref, vs_ref);
         ++n;
       }
-  fmt::print("KVJIT_RESULT split configs={} worst_rel_l2_vs_unsplit={:.3g} worst_vs_ref={:.3g}\n", n,
-             worst_vs_unsplit, worst_vs_ref);
+  fmt::print("KVJIT_RESULT split configs={} worst_rel_l2_vs_unsplit={:.3g} worst_vs_ref={:.3g}\n", n, worst_vs_unsplit,
+             worst_vs_ref);
 }
 
 TEST(GpuOptions, SlidingWindowAndSoftcap) {
@@ -168,11 +169,17 @@ TEST(GpuContig, ContiguousCachesMatchReference) {
   KVJIT_REQUIRE_GPU();
   double worst = 0;
   int n = 0;
-  for (KvDtype kv : {KvDtype::f16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::bf16})
+  // q8 with f32 scales in a contiguous cache is realizar's layout.
+  const std::vector<std::pair<KvDtype, ScaleDtype>> formats = {
+      {KvDtype::f16, ScaleDtype::f16},  {KvDtype::int8, ScaleDtype::f16}, {KvDtype::q8, ScaleDtype::f16},
+      {KvDtype::e4m3, ScaleDtype::f16}, {KvDtype::bf16, ScaleDtype::f16}, {KvDtype::q8, ScaleDtype::f32},
+      {KvDtype::int8, ScaleDtype::f32}};
+  for (const auto& [kv, scale] : formats)
     for (int cap : {64, 4096}) {
       const int nkv = 2, batch = 3;
       Spec host_spec;
       host_spec.kv = kv;
+      host_spec.scale = scale;
       host_spec.gqa = 4;
       host_spec.layout = Layout::hnd;
       host_spec.page_size = cap > 256 ? 256 : cap;  // spec range; rows are computed with `cap` below
@@ -185,7 +192,8 @@ TEST(GpuContig, ContiguousCachesMatchReference) {
       Spec row_spec = host_spec;
       ref::HostCache cache = ref::make_cache(row_spec, batch * cap / host_spec.page_size, nkv);
       for (size_t row = 0; row < cache.rows(); ++row) {
-        const std::vector<float> kx = normal_floats(host_spec.head_dim, rng), vx = normal_floats(host_spec.head_dim, rng);
+        const std::vector<float> kx = normal_floats(host_spec.head_dim, rng),
+                                 vx = normal_floats(host_spec.head_dim, rng);
         ref::store_row(cache, true, row, kx.data());
         ref::store_row(cache, false, row, vx.data());
       }
@@ -218,17 +226,18 @@ TEST(GpuContig, ContiguousCachesMatchReference) {
       od.poison();
       const size_t seq_rows = static_cast<size_t>(nkv) * cap;
       const size_t elem = kv_element_bytes(kv);
-      const size_t scales_per_row = static_cast<size_t>(ref::scales_per_row(kv, hd));
+      const size_t scale_row_bytes = 2 * static_cast<size_t>(ref::scale_words_per_row(host_spec));
       std::vector<uint64_t> kp, vp, ksp, vsp;
       for (int b = 0; b < batch; ++b) {
         kp.push_back(reinterpret_cast<uint64_t>(kd.get()) + b * seq_rows * hd * elem);
         vp.push_back(reinterpret_cast<uint64_t>(vd.get()) + b * seq_rows * hd * elem);
-        ksp.push_back(reinterpret_cast<uint64_t>(ksd.get()) + b * seq_rows * scales_per_row * 2);
-        vsp.push_back(reinterpret_cast<uint64_t>(vsd.get()) + b * seq_rows * scales_per_row * 2);
+        ksp.push_back(reinterpret_cast<uint64_t>(ksd.get()) + b * seq_rows * scale_row_bytes);
+        vsp.push_back(reinterpret_cast<uint64_t>(vsd.get()) + b * seq_rows * scale_row_bytes);
       }
       DeviceBuffer kpd(kp), vpd(vp), kspd(ksp), vspd(vsp);
       Spec spec;
       spec.kv = kv;
+      spec.scale = scale;
       spec.gqa = host_spec.gqa;
       spec.paging = Paging::contig;
       spec.mma = n % 2 == 1 && kv != KvDtype::bf16 ? Mma::on : Mma::off;

@@ -21,7 +21,7 @@ DECODE_ERRORS = [
     (dict(v_cache=FakeCudaArray((11, 16, 2, 64), I8)), "v_cache: expected shape [pages, page_size, num_kv_heads, head_dim] = [12, 16, 2, 64]"),
     (dict(k_scales=None), "kv=int8 needs k_scales (float16, one per row: 384 for this cache)"),
     (dict(v_scales=FakeCudaArray((12, 16), F16)), "v_scales: expected 384 elements ([pages, page_size, num_kv_heads] = 384 rows x 1), got shape [12, 16]"),
-    (dict(k_scales=FakeCudaArray((12, 16, 2), F32)), "k_scales: expected dtype float16, got float32"),
+    (dict(k_scales=FakeCudaArray((12, 16, 2), F32)), "k_scales: expected dtype float16 (spec scale=f16), got float32"),
     (dict(block_table=None), "block_table is required"),
     (dict(block_table=FakeCudaArray((3, 4), I64)), "block_table: expected dtype int32, got int64"),
     (dict(block_table=FakeCudaArray((2, 4), I32)), "block_table: expected shape [batch, max_blocks_per_seq] = [3, *], got [2, 4]"),
@@ -117,6 +117,25 @@ def test_fp8_caches_accept_raw_bytes_and_q8_scales_are_per_block():
     _, args = valid_decode_args()
     with pytest.raises(kvjit.ArgumentError, match=r"expected 768 elements .* 384 rows x 2"):
         kvjit.decode(spec.replace(kv="q8"), **args)
+
+
+def test_f32_scale_pools():
+    spec, args = valid_decode_args()
+    f32 = spec.replace(scale_dtype="f32")
+    assert str(f32).endswith(",scale=f32") and f32.scale_dtype == "f32" and spec.scale_dtype == "f16"
+    # f16 pools are refused by an f32 spec, and the missing-pool message names the dtype wanted.
+    with pytest.raises(kvjit.ArgumentError, match=r"k_scales: expected dtype float32 \(spec scale=f32\), got float16"):
+        kvjit.decode(f32, **args)
+    args.update(k_scales=None)
+    with pytest.raises(kvjit.ArgumentError, match=r"needs k_scales \(float32, one per row"):
+        kvjit.decode(f32, **args)
+    # f32 pools of the right size get past every cache check and stop at the first scalar check.
+    _, args = valid_decode_args()
+    args.update(k_scales=FakeCudaArray((12, 16, 2), F32), v_scales=FakeCudaArray((12, 16, 2), F32), sm_scale=0.0)
+    with pytest.raises(kvjit.ArgumentError, match="sm_scale=0.0"):
+        kvjit.decode(f32, **args)
+    with pytest.raises(kvjit.SpecError, match="scale_dtype=f32: needs kv=int8 or kv=q8"):
+        spec.replace(kv="e4m3", scale_dtype="f32")
 
 
 def test_hnd_layout_shape():

@@ -1,4 +1,5 @@
 // HostCache geometry (layouts) and the append reference.
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -23,6 +24,18 @@ int scales_per_row(KvDtype kv, int head_dim) {
   return 0;
 }
 
+int scale_words_per_row(const Spec& spec) {
+  return ref::scales_per_row(spec.kv, spec.head_dim) * (spec.scale == ScaleDtype::f32 ? 2 : 1);
+}
+
+double scale_at(const Spec& spec, const uint16_t* words, int i) {
+  if (spec.scale == ScaleDtype::f16) return f16_to_f32(words[i]);
+  const uint32_t bits = static_cast<uint32_t>(words[2 * i]) | (static_cast<uint32_t>(words[2 * i + 1]) << 16);
+  float s;
+  std::memcpy(&s, &bits, 4);
+  return s;
+}
+
 HostCache make_cache(const Spec& spec, int num_pages, int num_kv_heads) {
   if (num_pages < 0 || num_kv_heads <= 0)
     throw std::invalid_argument("make_cache: num_pages " + std::to_string(num_pages) + ", num_kv_heads " +
@@ -36,7 +49,7 @@ HostCache make_cache(const Spec& spec, int num_pages, int num_kv_heads) {
   const size_t elems = c.rows() * static_cast<size_t>(spec.head_dim);
   c.k.assign(elems * static_cast<size_t>(kv_element_bytes(spec.kv)), 0);
   c.v.assign(c.k.size(), 0);
-  c.k_scales.assign(c.rows() * static_cast<size_t>(scales_per_row(spec.kv, spec.head_dim)), 0);
+  c.k_scales.assign(c.rows() * static_cast<size_t>(scale_words_per_row(spec)), 0);
   c.v_scales.assign(c.k_scales.size(), 0);
   return c;
 }

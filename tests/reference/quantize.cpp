@@ -1,6 +1,7 @@
 // Per-format store (quantize) and load (dequantize) of one cache row. This is the byte-level definition of
 // each KV format; the kernels' format traits must produce and read exactly these bytes.
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -19,9 +20,7 @@ void check_row(const HostCache& c, size_t row, const char* what) {
 size_t data_offset(const HostCache& c, size_t row) {
   return row * static_cast<size_t>(c.spec.head_dim) * static_cast<size_t>(kv_element_bytes(c.spec.kv));
 }
-size_t scale_offset(const HostCache& c, size_t row) {
-  return row * static_cast<size_t>(scales_per_row(c.spec.kv, c.spec.head_dim));
-}
+size_t scale_offset(const HostCache& c, size_t row) { return row * static_cast<size_t>(scale_words_per_row(c.spec)); }
 
 // Two-byte elements are little-endian, as on the device.
 void put16(uint8_t* p, uint16_t v) {
@@ -30,21 +29,48 @@ void put16(uint8_t* p, uint16_t v) {
 }
 uint16_t get16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
-}  // namespace
-
-uint16_t quantize_int8(const float* x, int n, int8_t* q) {
+float abs_max(const float* x, int n) {
   float amax = 0.0f;
   for (int i = 0; i < n; ++i) amax = std::fmax(amax, std::fabs(x[i]));
-  const uint16_t scale_h = f32_to_f16(amax / 127.0f);
-  const float scale = f16_to_f32(scale_h);
+  return amax;
+}
+
+// q = rint(x * (1 / scale)) clamped to [-127, 127], with `scale` exactly the value the pool stores.
+void quantize_with(const float* x, int n, float scale, int8_t* q) {
   const float inv = scale == 0.0f ? 0.0f : 1.0f / scale;
   for (int i = 0; i < n; ++i) {
-    const float prod = x[i] * inv;         // one float multiply, as the kernel
-    float r = std::nearbyint(prod);        // default rounding mode: to nearest, ties to even
+    const float prod = x[i] * inv;   // one float multiply, as the kernel
+    float r = std::nearbyint(prod);  // default rounding mode: to nearest, ties to even
     r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
     q[i] = static_cast<int8_t>(r);
   }
+}
+
+// Quantizes x[0, n) into q and writes its scale as scale i of a row's words, in the spec's scale dtype.
+void put_scale(const Spec& spec, uint16_t* words, int i, const float* x, int n, int8_t* q) {
+  if (spec.scale == ScaleDtype::f32) {
+    const float scale = quantize_int8_f32(x, n, q);
+    uint32_t bits;
+    std::memcpy(&bits, &scale, 4);
+    words[2 * i] = static_cast<uint16_t>(bits & 0xffffu);
+    words[2 * i + 1] = static_cast<uint16_t>(bits >> 16);
+  } else {
+    words[i] = quantize_int8(x, n, q);
+  }
+}
+
+}  // namespace
+
+uint16_t quantize_int8(const float* x, int n, int8_t* q) {
+  const uint16_t scale_h = f32_to_f16(abs_max(x, n) / 127.0f);
+  quantize_with(x, n, f16_to_f32(scale_h), q);
   return scale_h;
+}
+
+float quantize_int8_f32(const float* x, int n, int8_t* q) {
+  const float scale = abs_max(x, n) / 127.0f;
+  quantize_with(x, n, scale, q);
+  return scale;
 }
 
 void store_row(HostCache& cache, bool is_k, size_t row, const float* x) {
@@ -61,11 +87,11 @@ void store_row(HostCache& cache, bool is_k, size_t row, const float* x) {
       for (int d = 0; d < hd; ++d) put16(data + 2 * d, f32_to_bf16(x[d]));
       return;
     case KvDtype::int8:
-      scales[0] = quantize_int8(x, hd, reinterpret_cast<int8_t*>(data));
+      put_scale(cache.spec, scales, 0, x, hd, reinterpret_cast<int8_t*>(data));
       return;
     case KvDtype::q8:
       for (int b = 0; b < hd / kQ8Block; ++b)
-        scales[b] = quantize_int8(x + b * kQ8Block, kQ8Block, reinterpret_cast<int8_t*>(data) + b * kQ8Block);
+        put_scale(cache.spec, scales, b, x + b * kQ8Block, kQ8Block, reinterpret_cast<int8_t*>(data) + b * kQ8Block);
       return;
     case KvDtype::e4m3:
       for (int d = 0; d < hd; ++d) data[d] = f32_to_e4m3(x[d] / tensor_scale);
@@ -92,12 +118,12 @@ void load_row(const HostCache& cache, bool is_k, size_t row, double* out) {
       for (int d = 0; d < hd; ++d) out[d] = bf16_to_f32(get16(data + 2 * d));
       return;
     case KvDtype::int8: {
-      const double scale = f16_to_f32(scales[0]);
+      const double scale = scale_at(cache.spec, scales, 0);
       for (int d = 0; d < hd; ++d) out[d] = q[d] * scale;
       return;
     }
     case KvDtype::q8:
-      for (int d = 0; d < hd; ++d) out[d] = q[d] * static_cast<double>(f16_to_f32(scales[d / kQ8Block]));
+      for (int d = 0; d < hd; ++d) out[d] = q[d] * scale_at(cache.spec, scales, d / kQ8Block);
       return;
     case KvDtype::e4m3:
       for (int d = 0; d < hd; ++d) out[d] = static_cast<double>(e4m3_to_f32(data[d])) * tensor_scale;

@@ -45,7 +45,10 @@ struct HostCache {
   int num_pages = 0;
   int num_kv_heads = 0;
   std::vector<uint8_t> k, v;                 // rows() * head_dim elements * kv_element_bytes(spec.kv)
-  std::vector<uint16_t> k_scales, v_scales;  // f16 bits: int8 one per row, q8 head_dim/32 per row; else empty
+  // Scale pools as 16-bit little-endian words, scale_words_per_row() a row (int8: one scale a row, q8: one per
+  // 32 elements; else empty): an f16 scale is one word, an f32 scale two (low half first), so the vector's
+  // bytes are the device pool's bytes.
+  std::vector<uint16_t> k_scales, v_scales;
   float k_tensor_scale = 1.0f;               // e4m3 / e5m2: value = fp8 * tensor scale; ignored otherwise
   float v_tensor_scale = 1.0f;
 
@@ -55,13 +58,19 @@ struct HostCache {
 
 // Zero-filled cache (all rows decode to 0).
 HostCache make_cache(const Spec& spec, int num_pages, int num_kv_heads);
-// f16 scales per row in the scale pools: 1 for int8, head_dim / 32 for q8, 0 otherwise.
+// Scales per row in the scale pools: 1 for int8, head_dim / 32 for q8, 0 otherwise.
 int scales_per_row(KvDtype kv, int head_dim);
+// 16-bit words of one row's scales: scales_per_row times 1 (scale=f16) or 2 (scale=f32).
+int scale_words_per_row(const Spec& spec);
+// Scale i of a row whose scales start at `words`, in the spec's scale dtype.
+double scale_at(const Spec& spec, const uint16_t* words, int i);
 
 // The symmetric int8 quantizer shared by int8 (a block is a row) and q8 (a block is 32 elements): returns the
 // f16 scale bits, f16(max|x| / 127) with the division in float, and writes q = rint(x * (1 / scale))
 // clamped to [-127, 127] (all 0 when the scale is 0).
 uint16_t quantize_int8(const float* x, int n, int8_t* q);
+// The same with an f32 scale (spec scale=f32): returns max|x| / 127 in float, unrounded.
+float quantize_int8_f32(const float* x, int n, int8_t* q);
 
 // Quantizes one row of head_dim floats into the cache (the append reference; formats in docs/FORMATS.md).
 void store_row(HostCache& cache, bool is_k, size_t row, const float* x);

@@ -78,6 +78,7 @@ nb::dict spec_fields(const kvjit::Spec& s) {
   d["paging"] = std::string(kvjit::to_string(s.paging));
   d["arch"] = kvjit::to_string(s.arch);
   d["softcap"] = s.softcap;
+  d["scale_dtype"] = std::string(kvjit::to_string(s.scale));
   // None: auto (tensor cores where supported); True / False: mma=1 / mma=0.
   if (s.mma == kvjit::Mma::auto_)
     d["mma"] = nb::none();

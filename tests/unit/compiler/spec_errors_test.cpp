@@ -10,7 +10,7 @@
 namespace kvjit {
 namespace {
 
-const std::string kFields = "(fields: hd (head_dim), page (page_size), gqa, kv, q, layout, paging, arch, softcap, mma, backend)";
+const std::string kFields = "(fields: hd (head_dim), page (page_size), gqa, kv, q, layout, paging, arch, softcap, scale (scale_dtype), mma, backend)";
 const std::string kArchList =
     "must be one of auto, sm_80, sm_86, sm_87, sm_89, sm_90, sm_90a, sm_100, sm_100a, sm_103, sm_103a, sm_120, "
     "sm_120a";
@@ -60,6 +60,9 @@ const std::vector<BadSpec>& bad_specs() {
       {"decode:gqa=128", "gqa=128: " + kGqaRule},
       // backend
       {"decode:backend=gcc", "backend=gcc: must be one of nvrtc, llvm"},
+      {"decode:kv=q8,scale=f64", "scale_dtype=f64: must be one of f16, f32"},
+      {"decode:scale=f32", "scale_dtype=f32: needs kv=int8 or kv=q8 (the formats with scale pools); kv=f16 has none"},
+      {"append:kv=e4m3,scale_dtype=f32", "scale_dtype=f32: needs kv=int8 or kv=q8 (the formats with scale pools); kv=e4m3 has none"},
       {"decode:backend=", "backend=: missing value; must be one of nvrtc, llvm"},
       // unknown enum values (case matters)
       {"decode:kv=fp8", "kv=fp8: " + kKvRule},
@@ -224,6 +227,10 @@ TEST(SpecErrorsTest, ValidateSpecsBuiltInCode) {
       {"q out of range", Spec{.q = static_cast<QDtype>(2)}, "q=2: must be one of f16, bf16"},
       {"layout out of range", Spec{.layout = static_cast<Layout>(2)}, "layout=2: must be one of nhd, hnd"},
       {"paging out of range", Spec{.paging = static_cast<Paging>(3)}, "paging=3: " + kPagingRule},
+      {"scale out of range", Spec{.kv = KvDtype::q8, .scale = static_cast<ScaleDtype>(2)},
+       "scale_dtype=2: must be one of f16, f32"},
+      {"f32 scales without a pool", Spec{.kv = KvDtype::bf16, .scale = ScaleDtype::f32},
+       "scale_dtype=f32: needs kv=int8 or kv=q8 (the formats with scale pools); kv=bf16 has none"},
       // Several problems: the first in field order is reported.
       {"head_dim and gqa", Spec{.head_dim = 8, .gqa = 0}, "head_dim=8: " + kHeadDimRule},
   };

@@ -195,6 +195,40 @@ TEST(SpecTest, ParseArch) {
             "sm_103a, sm_120, sm_120a");
 }
 
+// scale=f32 (int8 / q8 pools of f32, realizar's Q8 cache) prints only when set; f16 is the default and
+// never prints, so existing kernels keep their names.
+TEST(SpecTest, ScaleDtypePrintsOnlyWhenF32) {
+  EXPECT_EQ(parsed("decode:kv=q8,scale=f16,arch=sm_90"), parsed("decode:kv=q8,arch=sm_90"));
+  const Spec f32 = parsed("decode:scale_dtype=f32,kv=q8,arch=sm_90");
+  EXPECT_EQ(f32.scale, ScaleDtype::f32);
+  EXPECT_EQ(to_string(f32), "decode:hd=128,page=16,gqa=1,kv=q8,q=f16,layout=nhd,paging=table,arch=sm_90,scale=f32");
+  EXPECT_NE(kernel_symbol(f32), kernel_symbol(parsed("decode:kv=q8,arch=sm_90")));
+  expect_round_trip(f32);
+  expect_round_trip(parsed("append:kv=int8,scale=f32,mma=0,backend=llvm"));
+  EXPECT_EQ(to_string(ScaleDtype::f32), "f32");
+}
+
+TEST(SpecTest, ScalePoolSizes) {
+  Spec q8;
+  q8.kv = KvDtype::q8;
+  q8.head_dim = 256;
+  EXPECT_EQ(scales_per_row(KvDtype::q8, 256), 8);
+  EXPECT_EQ(scale_bytes_per_row(q8), 16);
+  q8.scale = ScaleDtype::f32;
+  EXPECT_EQ(scale_bytes_per_row(q8), 32);
+  Spec int8;
+  int8.kv = KvDtype::int8;
+  int8.scale = ScaleDtype::f32;
+  EXPECT_EQ(scale_bytes_per_row(int8), 4);
+  Spec e4m3;
+  e4m3.kv = KvDtype::e4m3;
+  EXPECT_EQ(scale_bytes_per_row(e4m3), 0);
+  EXPECT_TRUE(has_scale_pool(KvDtype::int8));
+  EXPECT_TRUE(has_scale_pool(KvDtype::q8));
+  EXPECT_FALSE(has_scale_pool(KvDtype::f16));
+  EXPECT_FALSE(has_scale_pool(KvDtype::e5m2));
+}
+
 TEST(SpecTest, KvElementBytes) {
   EXPECT_EQ(kv_element_bytes(KvDtype::f16), 2);
   EXPECT_EQ(kv_element_bytes(KvDtype::bf16), 2);

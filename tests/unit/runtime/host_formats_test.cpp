@@ -49,29 +49,34 @@ TEST(HostFormatsTest, QuantizedRowsReadLikeTheReference) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;
   for (KvDtype kv : {KvDtype::f16, KvDtype::bf16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
-    for (int hd : {32, 128, 256}) {
-      Spec spec;
-      spec.kv = kv;
-      spec.head_dim = hd;
-      ref::HostCache cache = ref::make_cache(spec, 2, 1);
-      cache.k_tensor_scale = 0.05f;
-      const int cols = ref::scales_per_row(kv, hd);
-      ASSERT_EQ(host::scales_per_row(kv, hd), cols);
-      for (size_t row = 0; row < cache.rows(); ++row) {
-        std::vector<float> x(hd);
-        for (float& v : x) v = normal(rng);
-        ref::store_row(cache, true, row, x.data());
-        std::vector<double> want(hd);
-        ref::load_row(cache, true, row, want.data());
-        const size_t bytes = static_cast<size_t>(hd) * kv_element_bytes(kv);
-        for (int d = 0; d < hd; ++d) {
-          const double got = host::kv_element(kv, cache.k.data() + row * bytes,
-                                              cols ? cache.k_scales.data() + row * cols : nullptr, d,
-                                              cache.k_tensor_scale);
-          ASSERT_EQ(got, want[d]) << to_string(spec) << " row " << row << " d " << d;
+    for (ScaleDtype scale : {ScaleDtype::f16, ScaleDtype::f32})
+      for (int hd : {32, 128, 256}) {
+        if (scale == ScaleDtype::f32 && !has_scale_pool(kv)) continue;
+        Spec spec;
+        spec.kv = kv;
+        spec.scale = scale;
+        spec.head_dim = hd;
+        ref::HostCache cache = ref::make_cache(spec, 2, 1);
+        cache.k_tensor_scale = 0.05f;
+        ASSERT_EQ(scales_per_row(kv, hd), ref::scales_per_row(kv, hd));
+        const size_t scale_bytes = static_cast<size_t>(scale_bytes_per_row(spec));
+        ASSERT_EQ(scale_bytes, 2u * static_cast<size_t>(ref::scale_words_per_row(spec)));
+        const auto* pool = reinterpret_cast<const uint8_t*>(cache.k_scales.data());
+        for (size_t row = 0; row < cache.rows(); ++row) {
+          std::vector<float> x(hd);
+          for (float& v : x) v = normal(rng);
+          ref::store_row(cache, true, row, x.data());
+          std::vector<double> want(hd);
+          ref::load_row(cache, true, row, want.data());
+          const size_t bytes = static_cast<size_t>(hd) * kv_element_bytes(kv);
+          for (int d = 0; d < hd; ++d) {
+            const double got = host::kv_element(spec, cache.k.data() + row * bytes,
+                                                scale_bytes ? pool + row * scale_bytes : nullptr, d,
+                                                cache.k_tensor_scale);
+            ASSERT_EQ(got, want[d]) << to_string(spec) << " row " << row << " d " << d;
+          }
         }
       }
-    }
 }
 
 TEST(SelfTestTest, OptInAndBudget) {

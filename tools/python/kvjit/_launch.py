@@ -31,6 +31,9 @@ _KV_DTYPES = {
 _POINTER_DTYPES = ("int64", "uint64")  # device arrays of pointers (paging=contig)
 
 
+_SCALE_DTYPES = {"f16": "float16", "f32": "float32"}  # spec scale= -> the scale pool's array dtype
+
+
 def _scale_columns(spec: Spec) -> int:
     """Scale-pool entries per cache row: 1 for int8, one per 32 elements for q8, 0 without scales."""
     return {"int8": 1, "q8": spec.head_dim // 32}.get(spec.kv, 0)
@@ -78,6 +81,8 @@ class _Checker:
             return f" (spec q={s.q})"
         if name in ("k_cache", "v_cache"):
             return f" (spec kv={s.kv})"
+        if name in ("k_scales", "v_scales"):
+            return f" (spec scale={s.scale_dtype})"
         return ""
 
     def absent(self, name, obj, why: str):
@@ -120,10 +125,11 @@ def _paged_cache(c: _Checker, k_cache, v_cache, k_scales, v_scales):
     else:
         rows = pages * s.page_size * heads
         for name, obj in (("k_scales", k_scales), ("v_scales", v_scales)):
+            scale_dtype = _SCALE_DTYPES[s.scale_dtype]
             if obj is None:
-                c.fail(f"kv={s.kv} needs {name} (float16, one per {'row' if cols == 1 else '32 elements of a row'}"
-                       f": {rows * cols} for this cache)")
-            sv = c.tensor(name, obj, dtypes=("float16",))
+                c.fail(f"kv={s.kv} needs {name} ({scale_dtype}, one per "
+                       f"{'row' if cols == 1 else '32 elements of a row'}: {rows * cols} for this cache)")
+            sv = c.tensor(name, obj, dtypes=(scale_dtype,))
             if sv.numel != rows * cols:
                 rows_shape = "[pages, page_size, num_kv_heads" if s.layout == "nhd" else \
                              "[pages, num_kv_heads, page_size"

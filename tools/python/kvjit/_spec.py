@@ -16,6 +16,7 @@ _KEYS = {
     "paging": "paging",
     "arch": "arch",
     "softcap": "softcap",
+    "scale_dtype": "scale",
     "mma": "mma",
     "backend": "backend",
 }
@@ -46,7 +47,8 @@ class Spec:
     Spec("decode:kv=int8", gqa=8)                 # text, then fields replaced
 
     str(spec) is the canonical text; the fields are read-only attributes (kind, head_dim, page_size, gqa, kv,
-    q, layout, paging, arch, softcap, mma, backend). mma is None (the default: tensor cores where the spec has
+    q, layout, paging, arch, softcap, scale_dtype, mma, backend). scale_dtype is the element type of the int8 /
+    q8 scale pools, "f16" (default) or "f32". mma is None (the default: tensor cores where the spec has
     that body), True (require them) or False (the CUDA-core body). Invalid values raise kvjit.SpecError naming the field, the value and
     what is allowed.
     """
