@@ -5,6 +5,7 @@
 
 #include "cache/entry_file.h"
 #include "cache/entry_format.h"
+#include "cache/verdict_store.h"
 
 namespace kvjit {
 namespace {
@@ -73,6 +74,7 @@ PruneReport prune_entries(const CacheRoot& root, uint64_t max_bytes, uint64_t ta
     if (keep && e.key == *keep) continue;
     if (!remove_if_unchanged(root.files(), e.path, e.st)) continue;
     (void)root.files().unlink(root.lock_path(e.key));
+    remove_verdicts(root, e.key);
     root.remove_empty_entry_dirs(e.key);
     ++r.evicted;
     r.evicted_bytes += e.size;
@@ -106,6 +108,8 @@ ClearReport clear_entries(const CacheRoot& root) {
   r.temp_files = sweep_temp_files(root, std::chrono::seconds(0));
   for (const std::string& name : list(files, root.locks_dir()))
     if (files.unlink(root.locks_dir() + "/" + name) == 0) ++r.lock_files;
+  for (const std::string& name : list(files, verdicts_dir(root)))
+    if (files.unlink(verdicts_dir(root) + "/" + name) == 0) ++r.verdict_files;
   // Fan-out directories go too when empty; one a concurrent writer is filling stays (rmdir fails).
   for (const std::string& a : list(files, root.dir())) {
     if (!is_hex_pair(a) || !root.check_dir(root.dir() + "/" + a).ok()) continue;

@@ -48,8 +48,10 @@ struct ClearReport {
   uint64_t bytes = 0;
   uint64_t temp_files = 0;
   uint64_t lock_files = 0;
+  uint64_t verdict_files = 0;
 };
-// Removes every entry, temporary file (whatever its age) and lock file, then the empty fan-out directories.
+// Removes every entry, temporary file (whatever its age), lock file and self-test verdict file, then the empty
+// fan-out directories.
 ClearReport clear_entries(const CacheRoot& root);
 
 // One entry as read and checked for `list` and `verify`.

@@ -1,10 +1,10 @@
 #include "cache/disk_tier.h"
 
-
 #include "cache/atomic_file.h"
 #include "cache/disk_maintenance.h"
 #include "cache/entry_file.h"
 #include "cache/entry_format.h"
+#include "cache/verdict_store.h"
 
 namespace kvjit {
 namespace {
@@ -89,6 +89,7 @@ bool DiskTier::remove(const Key& key) const {
   if (!root_.check_entry_dirs(key)) return false;  // never unlink through a planted symlink
   const bool removed = root_.files().unlink(root_.entry_path(key)) == 0;
   (void)root_.files().unlink(root_.lock_path(key));
+  remove_verdicts(root_, key);
   root_.remove_empty_entry_dirs(key);
   return removed;
 }

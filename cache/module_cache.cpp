@@ -98,9 +98,33 @@ Status ModuleCache::mount_bundle(const std::string& path) { return bundles_.moun
 void ModuleCache::evict(const Key& key) {
   bundles_.reject(key);
   index_.drop_entry(key);
+  {
+    std::lock_guard lock(verdicts_mu_);
+    std::erase_if(verdicts_, [&](const auto& kv) { return kv.first.first == key; });
+  }
   const bool from_memory = memory_.erase(key);
   const bool from_disk = disk_ && disk_->remove(key);
   if (from_memory || from_disk) counters_.invalidations.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::optional<SelfTestVerdict> ModuleCache::verdict(const Key& key, const std::string& device) const {
+  {
+    std::lock_guard lock(verdicts_mu_);
+    if (auto it = verdicts_.find({key, device}); it != verdicts_.end()) return it->second;
+  }
+  if (!disk_) return std::nullopt;
+  return load_verdict(disk_->root(), key, device);
+}
+
+void ModuleCache::record_verdict(const Key& key, const std::string& device, const SelfTestVerdict& verdict) {
+  {
+    std::lock_guard lock(verdicts_mu_);
+    verdicts_[{key, device}] = verdict;
+  }
+  if (!disk_) return;
+  if (Status stored = store_verdict(disk_->root(), key, device, verdict); !stored)
+    warn_once(warned_verdict_, "kvjit: could not record a self-test verdict in the cache (" +
+                                   stored.error().message + "); it is kept for this process only");
 }
 
 Counters ModuleCache::counters() const { return counters_.snapshot(index_.hits() + memory_.hits()); }

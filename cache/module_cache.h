@@ -16,7 +16,9 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -29,6 +31,7 @@
 #include "cache/key.h"
 #include "cache/memory_tier.h"
 #include "cache/spec_index.h"
+#include "cache/verdict_store.h"
 
 namespace kvjit {
 
@@ -68,6 +71,12 @@ class ModuleCache {
   // Mounts a bundle (cache/bundle.h) behind the bundles already mounted; fails when it cannot be opened or its
   // index is bad. KVJIT_BUNDLE's bundles are mounted when the cache is made.
   Status mount_bundle(const std::string& path);
+
+  // Self-test verdicts of the key's kernel per device (cache/verdict_store.h): kept in memory, and on disk when
+  // the disk tier is on so that other processes see them. evict() drops them with the entry.
+  std::optional<SelfTestVerdict> verdict(const Key& key, const std::string& device) const;
+  // Always kept in memory; a disk write that fails is reported once and otherwise ignored (the test reruns).
+  void record_verdict(const Key& key, const std::string& device, const SelfTestVerdict& verdict);
   std::vector<std::string> bundles() const { return bundles_.paths(); }
   void set_missing_kernel_policy(MissingKernelPolicy policy) { missing_kernel_.store(policy); }
   MissingKernelPolicy missing_kernel_policy() const { return missing_kernel_.load(); }
@@ -104,7 +113,9 @@ class ModuleCache {
   MemoryTier memory_;
   CompileFn default_compile_;
   mutable CounterSet counters_;
-  std::atomic<bool> warned_write_{false}, warned_corrupt_{false};
+  mutable std::mutex verdicts_mu_;
+  std::map<std::pair<Key, std::string>, SelfTestVerdict> verdicts_;  // (key, device)
+  std::atomic<bool> warned_write_{false}, warned_corrupt_{false}, warned_verdict_{false};
   std::atomic<MissingKernelPolicy> missing_kernel_{MissingKernelPolicy::compile};
 };
 

@@ -4,9 +4,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cache/verdict_store.h"
 #include "compiler/compiled_kernel.h"
 #include "compiler/launch_shape.h"
 #include "compiler/result.h"
@@ -30,6 +32,14 @@ class ArtifactProvider {
   virtual Result<std::shared_ptr<const Artifact>> get(const Spec& spec) = 0;
   // The entry failed to load: drop it so that the next get() compiles afresh.
   virtual void evict(const Artifact& artifact) = 0;
+  // Self-test verdicts of an artifact's kernel per device (runtime/self_test.h), kept with its cache entry.
+  // A provider without a store keeps none: every process tests again.
+  virtual std::optional<SelfTestVerdict> find_verdict(const std::string& /*artifact_key*/,
+                                                      const std::string& /*device*/) {
+    return std::nullopt;
+  }
+  virtual void record_verdict(const std::string& /*artifact_key*/, const std::string& /*device*/,
+                              const SelfTestVerdict& /*verdict*/) {}
 };
 
 // Kernels kept in memory only (single-flight per spec). `compile` makes them: by default compile_spec (the

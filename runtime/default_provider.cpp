@@ -27,6 +27,16 @@ class CacheProvider final : public ArtifactProvider {
   void evict(const Artifact& artifact) override {
     if (std::optional<Key> key = parse_key(artifact.key)) ModuleCache::global().evict(*key);
   }
+
+  std::optional<SelfTestVerdict> find_verdict(const std::string& artifact_key, const std::string& device) override {
+    std::optional<Key> key = parse_key(artifact_key);
+    return key ? ModuleCache::global().verdict(*key, device) : std::nullopt;
+  }
+
+  void record_verdict(const std::string& artifact_key, const std::string& device,
+                      const SelfTestVerdict& verdict) override {
+    if (std::optional<Key> key = parse_key(artifact_key)) ModuleCache::global().record_verdict(*key, device, verdict);
+  }
 };
 
 }  // namespace

@@ -33,6 +33,18 @@ Result<DeviceContext> current_device_context() {
   return out;
 }
 
+Result<std::string> device_identity(const DeviceContext& device) {
+  auto api = driver();
+  if (!api) return api.error();
+  const DriverApi* cu = *api;
+  char name[256] = {};
+  KVJIT_CU(cu, cuDeviceGetName_(name, sizeof name - 1, device.device), "device name");
+  int version = 0;
+  KVJIT_CU(cu, cuDriverGetVersion_(&version), "driver version");
+  return fmt::format("{} ({}, {} SMs, CUDA driver {}.{})", name, to_string(device.arch), device.sm_count,
+                     version / 1000, (version % 1000) / 10);
+}
+
 Spec resolve_arch(Spec spec, const DeviceContext& device) {
   if (spec.arch.is_auto()) spec.arch = device.arch;
   return spec;

@@ -20,6 +20,11 @@ struct DeviceContext {
 // made current (what the CUDA runtime does on first use), so plain host programs need no setup.
 Result<DeviceContext> current_device_context();
 
+// What a self-test verdict is valid for: the device's name, arch and SM count, and the driver's CUDA version
+// (its JIT compiles the PTX of archs it has no cubin for), e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, CUDA
+// driver 13.0)".
+Result<std::string> device_identity(const DeviceContext& device);
+
 // Fills spec.arch from the device when it is auto.
 Spec resolve_arch(Spec spec, const DeviceContext& device);
 

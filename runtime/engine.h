@@ -16,6 +16,7 @@
 #include "runtime/device.h"
 #include "runtime/launch_args.h"
 #include "runtime/module_loader.h"
+#include "runtime/self_test.h"
 
 namespace kvjit {
 
@@ -41,6 +42,7 @@ class Kernel {
   int sm_count_ = 1;
   int ctas_per_sm_ = 1;
   const DriverApi* api_ = nullptr;
+  std::string artifact_key_;  // the cache entry it was loaded from: self-test verdicts are kept with it
 };
 
 class Engine {
@@ -60,6 +62,11 @@ class Engine {
   void prefetch(const std::vector<Spec>& specs);
   // Waits for prefetches started so far.
   void wait_prefetch();
+
+  // The numerics self-test of a decode kernel of this engine on the current device (runtime/self_test.h),
+  // with its verdict kept with the kernel's cache entry. recorded_ok: a verdict recorded earlier for this
+  // device is returned as is (SelfTestResult::recorded) instead of testing again.
+  Result<SelfTestResult> self_test(const Kernel& decode, bool recorded_ok);
 
  private:
   std::shared_ptr<ArtifactProvider> provider_;

@@ -3,13 +3,15 @@
 // kernel wrote. It checks the decode kernel's own error; the format's quantization error is the same for any
 // kernel (docs/ACCURACY.md).
 //
-// Opt-in at run time with KVJIT_SELFTEST=1: Engine::get then tests each decode variant once per context the
-// first time it is loaded, and a failing variant is an error, never served. `kvjit precompile --selftest`
-// runs it on every decode kernel it compiles (with a GPU).
+// Opt-in at run time with KVJIT_SELFTEST=1: Engine::get then checks each decode variant the first time it is
+// loaded, and a failing variant is an error, never served. The verdict is kept with the kernel's cache entry
+// per device (cache/verdict_store.h), so later processes on the same device take it instead of testing again.
+// `kvjit precompile --selftest` runs the test on every decode kernel it compiles (with a GPU) and records it.
 #pragma once
 
 #include <string>
 
+#include "compiler/result.h"
 #include "compiler/spec.h"
 
 namespace kvjit {
@@ -23,6 +25,7 @@ struct SelfTestResult {
   double rel_l2 = 0.0;     // decode output vs exact attention over the stored bytes
   double budget = 0.0;
   std::string note;
+  bool recorded = false;   // the verdict was recorded for this device earlier (Engine::self_test), not run now
 };
 
 // Relative L2 error budget of a decode variant against exact attention over its stored bytes.

@@ -142,10 +142,14 @@ int run_clear(const CacheOptions& o, const CacheConfig& c) {
   ClearReport r;
   if (opened.root) r = clear_entries(*opened.root);
   if (o.json)
-    print_json({{"entries", r.entries}, {"bytes", r.bytes}, {"temp_files", r.temp_files}, {"lock_files", r.lock_files}});
+    print_json({{"entries", r.entries},
+                {"bytes", r.bytes},
+                {"temp_files", r.temp_files},
+                {"lock_files", r.lock_files},
+                {"verdict_files", r.verdict_files}});
   else
-    fmt::print("removed {} entries ({} bytes), {} temp files, {} lock files\n", r.entries, r.bytes, r.temp_files,
-               r.lock_files);
+    fmt::print("removed {} entries ({} bytes), {} temp files, {} lock files, {} self-test verdicts\n", r.entries,
+               r.bytes, r.temp_files, r.lock_files, r.verdict_files);
   return kExitOk;
 }
 

@@ -111,8 +111,9 @@ nlohmann::json to_json(const std::vector<Spec>& specs, const std::vector<Outcome
   return j;
 }
 
-// --selftest: each decode kernel's numerics check on this machine's GPU (runtime/self_test.h). Kernels for an
-// arch newer than the device's cannot run here and are reported as skipped. Returns false if any failed.
+// --selftest: each decode kernel's numerics check on this machine's GPU (runtime/self_test.h), run afresh and
+// recorded with its cache entry for KVJIT_SELFTEST=1 processes. Kernels for an arch newer than the device's
+// cannot run here and are reported as skipped. Returns false if any failed.
 bool self_test_all(const std::vector<Spec>& specs, bool quiet) {
   auto device = current_device_context();
   if (!device) {
@@ -130,7 +131,7 @@ bool self_test_all(const std::vector<Spec>& specs, bool quiet) {
     } else if (auto kernel = engine.get(spec); !kernel) {
       ++failed;
       line = fmt::format("FAILED  {}: {}", to_string(spec), kernel.error().message);
-    } else if (auto verdict = run_self_test(engine, **kernel); !verdict) {
+    } else if (auto verdict = engine.self_test(**kernel, /*recorded_ok=*/false); !verdict) {
       ++failed;
       line = fmt::format("FAILED  {}: {}", to_string(spec), verdict.error().message);
     } else if (!verdict->ran) {

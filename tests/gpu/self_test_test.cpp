@@ -57,5 +57,71 @@ TEST(GpuSelfTest, EngineServesOnlyTestedVariants) {
   EXPECT_NE(verdict->note.find("contig"), std::string::npos);
 }
 
+// A provider keeping verdicts in a map (the module cache keeps them on disk; cache/verdict_store.h), counting
+// how often the engine records one.
+class VerdictMapProvider final : public ArtifactProvider {
+ public:
+  Result<std::shared_ptr<const Artifact>> get(const Spec& spec) override { return inner_->get(spec); }
+  void evict(const Artifact& artifact) override { inner_->evict(artifact); }
+  std::optional<SelfTestVerdict> find_verdict(const std::string& key, const std::string& device) override {
+    auto it = verdicts.find({key, device});
+    return it == verdicts.end() ? std::nullopt : std::optional<SelfTestVerdict>(it->second);
+  }
+  void record_verdict(const std::string& key, const std::string& device, const SelfTestVerdict& v) override {
+    verdicts[{key, device}] = v;
+    ++records;
+  }
+  std::map<std::pair<std::string, std::string>, SelfTestVerdict> verdicts;
+  int records = 0;
+
+ private:
+  std::shared_ptr<ArtifactProvider> inner_ = make_memory_provider();
+};
+
+// With KVJIT_SELFTEST=1 a verdict recorded for this device is taken instead of testing again (a later process),
+// a recorded failure is refused without running, and a verdict judged against another budget is retested.
+TEST(GpuSelfTest, RecordedVerdictsAreReusedAndFailuresRefused) {
+  KVJIT_REQUIRE_GPU();
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=q8,scale=f32").value_or_throw();
+  auto provider = std::make_shared<VerdictMapProvider>();
+  setenv("KVJIT_SELFTEST", "1", 1);
+  {
+    Engine first(provider);
+    auto kernel = first.get(spec);
+    ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+    ASSERT_EQ(provider->records, 1);
+    ASSERT_EQ(provider->verdicts.size(), 1u);
+    EXPECT_TRUE(provider->verdicts.begin()->second.passed);
+    EXPECT_NE(provider->verdicts.begin()->first.second.find("sm_"), std::string::npos);  // the device's identity
+    auto again = first.self_test(**kernel, /*recorded_ok=*/true);
+    ASSERT_TRUE(again.ok());
+    EXPECT_TRUE(again->recorded && again->passed);
+  }
+  {
+    Engine second(provider);
+    ASSERT_TRUE(second.get(spec).ok());
+    EXPECT_EQ(provider->records, 1);  // served on the recorded verdict
+  }
+  SelfTestVerdict& recorded = provider->verdicts.begin()->second;
+  recorded.passed = false;
+  recorded.note = "recorded failure";
+  {
+    Engine third(provider);
+    auto refused = third.get(spec);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("verdict recorded in the cache"), std::string::npos)
+        << refused.error().message;
+    EXPECT_EQ(provider->records, 1);
+  }
+  recorded.budget = 0.5;  // judged under another build's budget: tested again, and it passes here
+  {
+    Engine fourth(provider);
+    ASSERT_TRUE(fourth.get(spec).ok());
+    EXPECT_EQ(provider->records, 2);
+    EXPECT_TRUE(provider->verdicts.begin()->second.passed);
+  }
+  unsetenv("KVJIT_SELFTEST");
+}
+
 }  // namespace
 }  // namespace kvjit::test
