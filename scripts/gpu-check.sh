@@ -2,6 +2,12 @@
 # GPU verification, run on a machine with an NVIDIA GPU: the GPU tests (numerics against the CPU
 # reference), a subset under compute-sanitizer memcheck and racecheck, the no-driver path, and the benchmarks.
 # Uses .gpu-bundle/ made by scripts/gpu-bundle.sh. Prints a short table last. Logs go to $OUT or ./gpu-logs.
+#
+#   GPU_TEST_FILTER=...    gtest filter of the GPU tests
+#   GPU_TEST_SHARD=i/n     run shard i of n of them (gtest sharding), to split a long run over several calls
+#   MEMCHECK_ALL=1         run the GPU tests themselves under compute-sanitizer memcheck (the whole run)
+#   KVJIT_LLVM_PTX_DIR     the LLVM backend's PTX set (scripts/llvm-ptx-set.sh); its tests skip without it
+#   SKIP_SANITIZER=1, SKIP_BENCH=1
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="$root/.gpu-bundle"
@@ -20,7 +26,11 @@ step() {  # step NAME COMMAND...: runs, logs, records pass/fail
   tail -n 3 "$logs/$name.log"
 }
 : >"$logs/steps.txt"
-step gpu_tests "$bundle/bin/kvjit_gpu_tests" ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER}
+gpu_tests=("$bundle/bin/kvjit_gpu_tests")
+[ -n "${MEMCHECK_ALL:-}" ] && gpu_tests=(compute-sanitizer --tool memcheck --error-exitcode 1 "${gpu_tests[@]}")
+shard=()
+[ -n "${GPU_TEST_SHARD:-}" ] && shard=(GTEST_SHARD_INDEX="${GPU_TEST_SHARD%/*}" GTEST_TOTAL_SHARDS="${GPU_TEST_SHARD#*/}")
+step gpu_tests env "${shard[@]}" "${gpu_tests[@]}" ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER}
 step no_driver env KVJIT_LIBCUDA=/nonexistent/libcuda.so.1 "$bundle/bin/kvjit_no_driver_tests"
 if command -v compute-sanitizer >/dev/null && [ -z "${SKIP_SANITIZER:-}" ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \
@@ -36,7 +46,7 @@ fi
 echo
 echo "== results =="
 grep -h '^KVJIT_RESULT' "$logs"/*.log | sed 's/^KVJIT_RESULT //'
-grep -h -E '^\[  (PASSED|FAILED) ' "$logs/gpu_tests.log"
+grep -h -E '^\[  (PASSED|FAILED) |^========= ERROR SUMMARY' "$logs/gpu_tests.log"
 echo "== steps =="
 awk '{printf "%-12s %-5s %s\n", $1, $2, $3}' "$logs/steps.txt"
 exit $status

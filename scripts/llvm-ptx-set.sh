@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Dumps the PTX set tests/gpu/llvm_backend_test.cpp checks on a GPU: every KV format, decode and append, two
 # shapes each (hd=128 takes the tensor-core decode body where the format has one; hd=80 — q8: 160 — the
-# CUDA-core body, with hnd/csr paging and bf16 queries), for sm_90 and sm_80, compiled by the LLVM backend.
+# CUDA-core body, with hnd/csr paging and bf16 queries), plus f32 scale pools for q8 and int8, for sm_90 and
+# sm_80, compiled by the LLVM backend.
 # The GPU test binary does not link LLVM; it reads DIR/specs.txt and DIR/<file stem>.ptx.
 #
 #   scripts/llvm-ptx-set.sh DIR        # then, on the GPU machine: KVJIT_LLVM_PTX_DIR=DIR kvjit_gpu_tests
@@ -24,6 +25,11 @@ for arch in sm_90 sm_80; do
             "append:hd=128,page=16,kv=$kv,q=f16,layout=nhd,arch=$arch,backend=llvm"
             "append:hd=$core_hd,page=32,kv=$kv,q=bf16,layout=hnd,arch=$arch,backend=llvm")
   done
+  # f32 scale pools (scale=f32): q8 on the tensor-core body, int8 on the CUDA-core one.
+  specs+=("decode:hd=128,page=16,gqa=4,kv=q8,q=f16,layout=nhd,paging=table,arch=$arch,scale=f32,backend=llvm"
+          "decode:hd=80,page=32,gqa=2,kv=int8,q=bf16,layout=hnd,paging=csr,arch=$arch,scale=f32,backend=llvm"
+          "append:hd=128,page=16,kv=q8,q=f16,layout=nhd,arch=$arch,scale=f32,backend=llvm"
+          "append:hd=80,page=32,kv=int8,q=bf16,layout=hnd,arch=$arch,scale=f32,backend=llvm")
 done
 
 mkdir -p "$out"

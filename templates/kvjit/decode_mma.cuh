@@ -33,7 +33,7 @@ struct MmaShape {
   static constexpr int kKWords = kKDims * kBytes / 4;
   static constexpr int kVWords = kVDims * kBytes / 4;
   static constexpr int kRowWords = HD * kBytes / 4;
-  static constexpr int kSteps = HD / 16;   // k-steps of S, m-tiles of O^T
+  static constexpr int kSteps = HD / 16;     // k-steps of S, m-tiles of O^T
   static constexpr int kQuads = kVDims / 4;  // 4-dim groups of the V slice (two m-tiles each)
   // q8: 32-element scale blocks touched by a K / V slice (slices never straddle a block boundary unless
   // they span whole blocks: head_dim is a power of two for q8).
@@ -51,8 +51,10 @@ struct MmaTile {
   typedef MmaShape<C> S;
   u32 k[2][S::kKWords];  // tokens g, g+8
   u32 v[4][S::kVWords];  // tokens 2t, 2t+1, 2t+8, 2t+9
-  float ks[4], vs[4];    // int8: the row scales of tokens 2t, 2t+1, 2t+8, 2t+9
-  float kb[2][S::kKBlocks], vb[4][S::kVBlocks];  // q8: the block scales of the K / V slices
+  // Scales as loaded (see ScaleF16 in formats.cuh: converted where used, so the next tile's loads stay in flight).
+  typedef typename C::Format::ScaleRaw ScaleRaw;
+  ScaleRaw ks[4], vs[4];                            // int8: the row scales of tokens 2t, 2t+1, 2t+8, 2t+9
+  ScaleRaw kb[2][S::kKBlocks], vb[4][S::kVBlocks];  // q8: the block scales of the K / V slices
 };
 
 template <class C, class Seq>
@@ -70,13 +72,13 @@ __device__ __forceinline__ void mma_load_tile(const Seq& seq, int tile, int t_en
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
         for (int blk = 0; blk < S::kKBlocks; ++blk)
-          x.kb[j][blk] = Fmt::load_scale(seq.base.k_scales, row, S::HD, (t * S::kKDims + 32 * blk) / 8);
+          x.kb[j][blk] = Fmt::load_scale_raw(seq.base.k_scales, row, S::HD, (t * S::kKDims + 32 * blk) / 8);
     } else {
 #pragma unroll
       for (int w = 0; w < S::kKWords; ++w) x.k[j][w] = 0u;
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
-        for (int blk = 0; blk < S::kKBlocks; ++blk) x.kb[j][blk] = 0.0f;
+        for (int blk = 0; blk < S::kKBlocks; ++blk) x.kb[j][blk] = typename Fmt::ScaleRaw(0);
     }
   }
 #pragma unroll
@@ -86,20 +88,20 @@ __device__ __forceinline__ void mma_load_tile(const Seq& seq, int tile, int t_en
       const i64 row = seq.row(token);
       load_words(vc + row * S::kRowWords + g * S::kVWords, x.v[r]);
       if constexpr (Fmt::kRowScale) {
-        x.ks[r] = Fmt::load_scale(seq.base.k_scales, row, S::HD, 0);
-        x.vs[r] = Fmt::load_scale(seq.base.v_scales, row, S::HD, 0);
+        x.ks[r] = Fmt::load_scale_raw(seq.base.k_scales, row, S::HD, 0);
+        x.vs[r] = Fmt::load_scale_raw(seq.base.v_scales, row, S::HD, 0);
       }
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
         for (int blk = 0; blk < S::kVBlocks; ++blk)
-          x.vb[r][blk] = Fmt::load_scale(seq.base.v_scales, row, S::HD, (g * S::kVDims + 32 * blk) / 8);
+          x.vb[r][blk] = Fmt::load_scale_raw(seq.base.v_scales, row, S::HD, (g * S::kVDims + 32 * blk) / 8);
     } else {
 #pragma unroll
       for (int w = 0; w < S::kVWords; ++w) x.v[r][w] = 0u;
-      if constexpr (Fmt::kRowScale) x.ks[r] = x.vs[r] = 0.0f;
+      if constexpr (Fmt::kRowScale) x.ks[r] = x.vs[r] = typename Fmt::ScaleRaw(0);
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
-        for (int blk = 0; blk < S::kVBlocks; ++blk) x.vb[r][blk] = 0.0f;
+        for (int blk = 0; blk < S::kVBlocks; ++blk) x.vb[r][blk] = typename Fmt::ScaleRaw(0);
     }
   }
 }
@@ -117,8 +119,8 @@ __device__ __forceinline__ void mma_k_pairs(const u32 (&k)[MmaShape<C>::kKWords]
 
 // V dims 4q..4q+3 of two tokens a, b as f16 pairs (a_d, b_d), d = 0..3.
 template <class C>
-__device__ __forceinline__ void mma_v_pairs(const u32 (&a)[MmaShape<C>::kVWords],
-                                            const u32 (&b)[MmaShape<C>::kVWords], int q, u32 (&out)[4]) {
+__device__ __forceinline__ void mma_v_pairs(const u32 (&a)[MmaShape<C>::kVWords], const u32 (&b)[MmaShape<C>::kVWords],
+                                            int q, u32 (&out)[4]) {
   if constexpr (MmaShape<C>::kBytes == 1) {
     C::Format::to_f16x2(prmt(a[q], b[q], 0x5140u), out[0], out[1]);  // bytes a0 b0 a1 b1
     C::Format::to_f16x2(prmt(a[q], b[q], 0x7362u), out[2], out[3]);  // bytes a2 b2 a3 b3
@@ -139,8 +141,8 @@ struct MmaState {
 
 template <class C>
 __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTile<C>& x,
-                                              const u32 (&qa)[MmaShape<C>::kSteps][2], int tile, int t_end,
-                                              int t, MmaState<C>& st) {
+                                              const u32 (&qa)[MmaShape<C>::kSteps][2], int tile, int t_end, int t,
+                                              MmaState<C>& st) {
   typedef MmaShape<C> S;
   typedef typename C::Format Fmt;
 
@@ -158,8 +160,8 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
       u32 b0, b1;
       mma_k_pairs<C>(x.k[j], c, b0, b1);
       if constexpr (Fmt::kBlockScale) {
-        const float sc = x.kb[j][S::kKDims >= 32 ? (4 * c) / 32 : 0];
-        const u32 sc2 = pack_f16x2(sc, sc);
+        const typename Fmt::ScaleRaw sc = x.kb[j][S::kKDims >= 32 ? (4 * c) / 32 : 0];
+        const u32 sc2 = Fmt::scale_f16x2(sc, sc);
         b0 = mul_f16x2(b0, sc2);
         b1 = mul_f16x2(b1, sc2);
       }
@@ -173,7 +175,7 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
   for (int r = 0; r < 4; ++r) {
     const int j = r >> 1, e = r & 1;
     float v = s[j][e] * Fmt::kMmaPostScale;
-    if constexpr (Fmt::kRowScale) v *= x.ks[r];
+    if constexpr (Fmt::kRowScale) v *= Fmt::scale_value(x.ks[r]);
     if (C::kSoftcap) v = soft_cap(v, p.softcap) * kLog2e;
     sc[r] = tile + 8 * j + 2 * t + e < t_end ? v : kNegBig;
   }
@@ -201,7 +203,7 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
   // P^T as the B fragment; an int8 row's V scale rides on its probability.
   if constexpr (Fmt::kRowScale)
 #pragma unroll
-    for (int r = 0; r < 4; ++r) pr[r] *= x.vs[r];
+    for (int r = 0; r < 4; ++r) pr[r] *= Fmt::scale_value(x.vs[r]);
   const u32 pb0 = pack_f16x2(pr[0], pr[1]), pb1 = pack_f16x2(pr[2], pr[3]);
 
 #pragma unroll
@@ -211,7 +213,8 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
     mma_v_pairs<C>(x.v[2], x.v[3], q, hi);
     if constexpr (Fmt::kBlockScale) {
       const int blk = S::kVDims >= 32 ? (4 * q) / 32 : 0;
-      const u32 s_lo = pack_f16x2(x.vb[0][blk], x.vb[1][blk]), s_hi = pack_f16x2(x.vb[2][blk], x.vb[3][blk]);
+      const u32 s_lo = Fmt::scale_f16x2(x.vb[0][blk], x.vb[1][blk]),
+                s_hi = Fmt::scale_f16x2(x.vb[2][blk], x.vb[3][blk]);
 #pragma unroll
       for (int d = 0; d < 4; ++d) {
         lo[d] = mul_f16x2(lo[d], s_lo);
@@ -250,8 +253,8 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
     const float q_scale = C::kSoftcap ? p.sm_scale * k_fold : p.sm_scale * kLog2e * k_fold;
     u32 words[S::kKDims / 2];
     if (g < H) {
-      const u32* src = static_cast<const u32*>(p.q) +
-                       ((static_cast<i64>(b) * num_q_heads + q_head0 + g) * HD + t * S::kKDims) / 2;
+      const u32* src =
+          static_cast<const u32*>(p.q) + ((static_cast<i64>(b) * num_q_heads + q_head0 + g) * HD + t * S::kKDims) / 2;
       load_words(src, words);
     } else {
 #pragma unroll
