@@ -20,7 +20,7 @@ class Engine;
 class Kernel;
 
 struct SelfTestResult {
-  bool ran = false;        // false: the variant has no self-test; `note` says why
+  bool ran = false;        // false: the variant has no self-test (paging=contig); `note` says why
   bool passed = false;
   double rel_l2 = 0.0;     // decode output vs exact attention over the stored bytes
   double budget = 0.0;
