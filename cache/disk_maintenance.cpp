@@ -108,8 +108,9 @@ ClearReport clear_entries(const CacheRoot& root) {
   r.temp_files = sweep_temp_files(root, std::chrono::seconds(0));
   for (const std::string& name : list(files, root.locks_dir()))
     if (files.unlink(root.locks_dir() + "/" + name) == 0) ++r.lock_files;
-  for (const std::string& name : list(files, verdicts_dir(root)))
-    if (files.unlink(verdicts_dir(root) + "/" + name) == 0) ++r.verdict_files;
+  if (root.check_dir(verdicts_dir(root)).ok())  // never unlink through a planted symlink
+    for (const std::string& name : list(files, verdicts_dir(root)))
+      if (files.unlink(verdicts_dir(root) + "/" + name) == 0) ++r.verdict_files;
   // Fan-out directories go too when empty; one a concurrent writer is filling stays (rmdir fails).
   for (const std::string& a : list(files, root.dir())) {
     if (!is_hex_pair(a) || !root.check_dir(root.dir() + "/" + a).ok()) continue;

@@ -88,6 +88,9 @@ Status store_verdict(const CacheRoot& root, const Key& key, const std::string& d
   return file->commit();
 }
 
-void remove_verdicts(const CacheRoot& root, const Key& key) { (void)root.files().unlink(verdict_path(root, key)); }
+void remove_verdicts(const CacheRoot& root, const Key& key) {
+  if (!root.check_dir(verdicts_dir(root)).ok()) return;  // absent, or not our directory: nothing to unlink through
+  (void)root.files().unlink(verdict_path(root, key));
+}
 
 }  // namespace kvjit

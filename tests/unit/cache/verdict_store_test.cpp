@@ -1,6 +1,7 @@
 #include "cache/verdict_store.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cache/disk_maintenance.h"
@@ -84,6 +85,19 @@ TEST_F(VerdictStoreTest, UntrustedFilesReadAsNoVerdict) {
   ASSERT_EQ(::unlink(path.c_str()), 0);
   ASSERT_EQ(::symlink(target.c_str(), path.c_str()), 0);
   EXPECT_EQ(load_verdict(r, kKey, kH100), std::nullopt);
+}
+
+// A verdicts directory that is a symlink is neither written through nor emptied through.
+TEST_F(VerdictStoreTest, SymlinkedDirectoryIsNotUsed) {
+  const CacheRoot r = open_root();
+  const std::string elsewhere = dir() + "/elsewhere";
+  ASSERT_EQ(::mkdir(elsewhere.c_str(), 0700), 0);
+  test::write_file(elsewhere + "/" + kKey.hex() + ".json", "someone else's file");
+  ASSERT_EQ(::symlink(elsewhere.c_str(), verdicts_dir(r).c_str()), 0);
+  EXPECT_FALSE(store_verdict(r, kKey, kH100, passed(2e-4)).ok());
+  remove_verdicts(r, kKey);
+  EXPECT_EQ(clear_entries(r).verdict_files, 0u);
+  EXPECT_EQ(test::read_file(elsewhere + "/" + kKey.hex() + ".json"), "someone else's file");
 }
 
 TEST_F(VerdictStoreTest, GoWithTheirEntry) {
