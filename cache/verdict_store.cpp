@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "cache/atomic_file.h"
@@ -18,6 +19,7 @@ constexpr off_t kMaxVerdictBytes = 64 * 1024;
 
 // The whole file as JSON, or null when it is absent or cannot be trusted (see the header).
 json read_verdicts(const CacheRoot& root, const Key& key) {
+  if (!root.check_dir(verdicts_dir(root)).ok()) return nullptr;  // absent, or not our own directory
   const std::string path = verdict_path(root, key);
   struct stat st {};
   if (root.files().lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxVerdictBytes) return nullptr;
@@ -35,13 +37,17 @@ std::optional<SelfTestVerdict> parse_verdict(const json& v) {
   const auto passed = v.find("passed");
   const auto rel_l2 = v.find("rel_l2");
   const auto budget = v.find("budget");
-  if (passed == v.end() || !passed->is_boolean() || rel_l2 == v.end() || !rel_l2->is_number() || budget == v.end() ||
-      !budget->is_number())
+  const auto harness = v.find("harness");
+  // JSON has no infinity: a non-finite error (the usual sign of a broken kernel) is stored as null.
+  if (passed == v.end() || !passed->is_boolean() || rel_l2 == v.end() || !(rel_l2->is_number() || rel_l2->is_null()) ||
+      budget == v.end() || !budget->is_number() || harness == v.end() || !harness->is_number_integer())
     return std::nullopt;
   SelfTestVerdict out;
   out.passed = passed->get<bool>();
-  out.rel_l2 = rel_l2->get<double>();
+  out.rel_l2 = rel_l2->is_null() ? INFINITY : rel_l2->get<double>();
   out.budget = budget->get<double>();
+  out.harness = harness->get<int>();
+  if (out.passed != (std::isfinite(out.rel_l2) && out.rel_l2 <= out.budget)) return std::nullopt;
   if (auto note = v.find("note"); note != v.end() && note->is_string()) out.note = note->get<std::string>();
   return out;
 }
@@ -74,8 +80,11 @@ Status store_verdict(const CacheRoot& root, const Key& key, const std::string& d
     doc = nullptr;
   }
   if (doc.is_null()) doc = json{{"format", kVerdictFormat}, {"key", key.hex()}, {"devices", json::object()}};
-  doc["devices"][device] =
-      json{{"passed", verdict.passed}, {"rel_l2", verdict.rel_l2}, {"budget", verdict.budget}, {"note", verdict.note}};
+  doc["devices"][device] = json{{"passed", verdict.passed},
+                                {"rel_l2", std::isfinite(verdict.rel_l2) ? json(verdict.rel_l2) : json(nullptr)},
+                                {"budget", verdict.budget},
+                                {"note", verdict.note},
+                                {"harness", verdict.harness}};
   // dump() throws on strings that are not UTF-8 (a device name is the driver's, a note ours): replace instead.
   const std::string bytes = doc.dump(1, ' ', false, json::error_handler_t::replace) + "\n";
   if (bytes.size() > static_cast<size_t>(kMaxVerdictBytes))

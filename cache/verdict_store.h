@@ -19,9 +19,10 @@ namespace kvjit {
 
 struct SelfTestVerdict {
   bool passed = false;
-  double rel_l2 = 0.0;  // the kernel's output against exact attention over its stored bytes
+  double rel_l2 = 0.0;  // the kernel's output against exact attention over its stored bytes (inf: non-finite)
   double budget = 0.0;
   std::string note;  // what failed, when it did
+  int harness = 0;   // the self-test's version (runtime/self_test.h): one of another version is not reused
   bool operator==(const SelfTestVerdict&) const = default;
 };
 
@@ -29,7 +30,8 @@ struct SelfTestVerdict {
 std::string verdicts_dir(const CacheRoot& root);
 std::string verdict_path(const CacheRoot& root, const Key& key);
 
-// The verdict recorded for `device`, or nullopt (none, or a file that cannot be trusted).
+// The verdict recorded for `device`, or nullopt (none, or a file that cannot be trusted: also a verdict whose
+// `passed` disagrees with its own rel_l2 and budget).
 std::optional<SelfTestVerdict> load_verdict(const CacheRoot& root, const Key& key, const std::string& device);
 
 // Records (replaces) the verdict for `device`, keeping those of other devices.

@@ -102,10 +102,10 @@ Result<SelfTestResult> Engine::self_test(const Kernel& decode, bool recorded_ok)
   if (!device) return device.error();
   auto where = device_identity(*device);
   if (!where) return where.error();
-  if (recorded_ok) {
+  if (recorded_ok && self_test_covers(decode.spec())) {
     std::optional<SelfTestVerdict> v = provider_->find_verdict(decode.artifact_key_, *where);
-    // A verdict judged against another budget (an older build's) is tested again.
-    if (v && v->budget == self_test_budget(decode.spec())) {
+    // A verdict of another harness or budget (an older build's) is tested again.
+    if (v && v->harness == kSelfTestHarness && v->budget == self_test_budget(decode.spec())) {
       SelfTestResult out;
       out.ran = true;
       out.recorded = true;
@@ -119,8 +119,9 @@ Result<SelfTestResult> Engine::self_test(const Kernel& decode, bool recorded_ok)
   auto result = run_self_test(*this, decode);
   if (!result) return result.error();  // a failed launch or allocation is not a verdict: nothing is recorded
   if (result->ran)
-    provider_->record_verdict(decode.artifact_key_, *where,
-                              SelfTestVerdict{result->passed, result->rel_l2, result->budget, result->note});
+    provider_->record_verdict(
+        decode.artifact_key_, *where,
+        SelfTestVerdict{result->passed, result->rel_l2, result->budget, result->note, kSelfTestHarness});
   return result;
 }
 

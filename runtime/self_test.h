@@ -28,6 +28,13 @@ struct SelfTestResult {
   bool recorded = false;   // the verdict was recorded for this device earlier (Engine::self_test), not run now
 };
 
+// The self-test's version, kept in each recorded verdict: bumped whenever what the test runs or how it judges
+// changes, so verdicts of an older harness are tested again rather than trusted.
+inline constexpr int kSelfTestHarness = 1;
+
+// Whether this build has a self-test for the variant (paging=contig has none yet).
+bool self_test_covers(const Spec& decode_spec);
+
 // Relative L2 error budget of a decode variant against exact attention over its stored bytes.
 double self_test_budget(const Spec& decode_spec);
 

@@ -30,7 +30,7 @@ gpu_tests=("$bundle/bin/kvjit_gpu_tests")
 [ -n "${MEMCHECK_ALL:-}" ] && gpu_tests=(compute-sanitizer --tool memcheck --error-exitcode 1 "${gpu_tests[@]}")
 shard=()
 [ -n "${GPU_TEST_SHARD:-}" ] && shard=(GTEST_SHARD_INDEX="${GPU_TEST_SHARD%/*}" GTEST_TOTAL_SHARDS="${GPU_TEST_SHARD#*/}")
-step gpu_tests env "${shard[@]}" "${gpu_tests[@]}" ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER}
+step gpu_tests env ${shard[@]+"${shard[@]}"} "${gpu_tests[@]}" ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER}
 step no_driver env KVJIT_LIBCUDA=/nonexistent/libcuda.so.1 "$bundle/bin/kvjit_no_driver_tests"
 if command -v compute-sanitizer >/dev/null && [ -z "${SKIP_SANITIZER:-}" ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \

@@ -257,6 +257,7 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
                               int kv_heads, int runs, double copy_gbs) {
   Spec f16 = spec;
   f16.kv = KvDtype::f16;
+  f16.scale = ScaleDtype::f16;  // f16 KV has no scale pool
   f16.mma = Mma::auto_;  // the best f16 body: that is what a dequantize-then-attend engine would run
   auto kernel = engine.get(f16);
   if (!kernel) throw KvjitError(kernel.error());

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -104,9 +105,8 @@ nlohmann::json to_json(const std::vector<Spec>& specs, const std::vector<Outcome
     }
     kernels.push_back(std::move(k));
   }
-  nlohmann::json j = {{"kernels", kernels},     {"total", specs.size()}, {"compiled", s.compiled},
-                      {"cached", s.cached},     {"failed", s.failed},    {"wall_s", s.wall_s},
-                      {"compile_s", s.compile_s}, {"jobs", jobs}};
+  nlohmann::json j = {{"kernels", kernels}, {"total", specs.size()}, {"compiled", s.compiled},   {"cached", s.cached},
+                      {"failed", s.failed}, {"wall_s", s.wall_s},    {"compile_s", s.compile_s}, {"jobs", jobs}};
   if (!o.bundle.empty()) j["bundle"] = o.bundle;
   return j;
 }
@@ -120,6 +120,8 @@ bool self_test_all(const std::vector<Spec>& specs, bool quiet) {
     fmt::print(stderr, "kvjit precompile: --selftest needs a GPU: {}\n", device.error().message);
     return false;
   }
+  // Every kernel is tested here, afresh: Engine::get must not also test it (or refuse it on an old record).
+  unsetenv("KVJIT_SELFTEST");
   Engine engine;
   int passed = 0, failed = 0, skipped = 0;
   for (const Spec& spec : specs) {
@@ -160,12 +162,15 @@ int run_precompile(const PrecompileOptions& o) {
   ModuleCache& cache = ModuleCache::global();
   cache.set_missing_kernel_policy(MissingKernelPolicy::compile);  // making kernels is this command's job
   if (!cache.disk_enabled() && o.bundle.empty())
-    fmt::print(stderr, "kvjit precompile: no disk cache ({}): the kernels will not outlive this process; "
-                       "give --bundle\n", cache.config().dir_source);
+    fmt::print(stderr,
+               "kvjit precompile: no disk cache ({}): the kernels will not outlive this process; "
+               "give --bundle\n",
+               cache.config().dir_source);
 
   const int jobs = o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  Progress progress(specs.size(), o.json ? Progress::Style::quiet
-                                         : isatty(STDOUT_FILENO) ? Progress::Style::bar : Progress::Style::lines);
+  Progress progress(specs.size(), o.json                  ? Progress::Style::quiet
+                                  : isatty(STDOUT_FILENO) ? Progress::Style::bar
+                                                          : Progress::Style::lines);
   std::vector<Outcome> outcomes(specs.size());
   std::atomic<size_t> next{0};
   const auto start = Clock::now();

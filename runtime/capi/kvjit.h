@@ -108,7 +108,7 @@ typedef struct kvjit_decode_args {
   void* o;                        /* same shape and dtype as q */
   const void* k_cache;            /* paging=table/csr: the paged caches in spec.layout and spec.kv */
   const void* v_cache;
-  const void* k_scales;           /* kv=int8 / q8: the scale pools (f16), row order of the cache */
+  const void* k_scales;           /* kv=int8 / q8: the scale pools (spec.scale_dtype), row order of the cache */
   const void* v_scales;
   const int32_t* block_table;     /* paging=table: [batch, max_blocks_per_seq] */
   const int32_t* seq_lens;        /* paging=table and contig: [batch] */

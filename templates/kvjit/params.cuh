@@ -10,7 +10,7 @@ struct DecodeParams {
   void* o;                    // same shape and dtype as q
   const void* k_cache;        // paged cache in the spec's layout and kv dtype
   const void* v_cache;
-  const void* k_scales;       // int8: one f16 per (page, slot, kv_head), in the cache's layout order; else null
+  const void* k_scales;       // int8 / q8 scale pool (f16 or f32), in the cache's layout order; else null
   const void* v_scales;
   const int* block_table;     // paging=table: [batch, max_blocks_per_seq] physical page ids
   const int* seq_lens;        // paging=table: [batch] tokens per sequence
@@ -42,7 +42,7 @@ struct AppendParams {
   const void* v;
   void* k_cache;              // paged cache in the spec's layout and kv dtype
   void* v_cache;
-  void* k_scales;             // int8: one f16 per (page, slot, kv_head); else null
+  void* k_scales;             // int8 / q8 scale pool (f16 or f32); else null
   void* v_scales;
   const long long* slot_mapping;  // [num_tokens]: page * page_size + slot (contig: seq * seq_capacity + pos);
                                   // negative = skip the token

@@ -53,7 +53,6 @@ struct DeviceCache {
   }
 };
 
-// A host cache whose every row holds random N(0, 1) data in the spec's format.
 // The spec's KV format for result lines: "q8", or "q8/f32" with f32 scales.
 inline std::string format_name(const Spec& spec) {
   std::string name(to_string(spec.kv));
@@ -61,6 +60,7 @@ inline std::string format_name(const Spec& spec) {
   return name;
 }
 
+// A host cache whose every row holds random N(0, 1) data in the spec's format.
 inline ref::HostCache random_cache(const Spec& spec, int num_pages, int num_kv_heads, std::mt19937& rng) {
   ref::HostCache cache = ref::make_cache(spec, num_pages, num_kv_heads);
   // FP8 caches carry a per-tensor scale that maps N(0, 1) data well inside the format's range.

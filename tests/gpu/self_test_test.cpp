@@ -1,14 +1,21 @@
 // The per-variant numerics self-test on the device: every format, both paged schemes and both decode bodies
 // pass it, and with KVJIT_SELFTEST=1 Engine::get serves a variant only after it passes.
+#include "runtime/self_test.h"
+
 #include <fmt/format.h>
 
 #include <cstdlib>
 
-#include "runtime/self_test.h"
 #include "tests/gpu/decode_case.h"
 
 namespace kvjit::test {
 namespace {
+
+// KVJIT_SELFTEST=1 for one scope, unset again however the scope ends (a failed ASSERT returns early).
+struct SelfTestOn {
+  SelfTestOn() { setenv("KVJIT_SELFTEST", "1", 1); }
+  ~SelfTestOn() { unsetenv("KVJIT_SELFTEST"); }
+};
 
 TEST(GpuSelfTest, EveryFormatPasses) {
   KVJIT_REQUIRE_GPU();
@@ -43,10 +50,11 @@ TEST(GpuSelfTest, EveryFormatPasses) {
 
 TEST(GpuSelfTest, EngineServesOnlyTestedVariants) {
   KVJIT_REQUIRE_GPU();
-  setenv("KVJIT_SELFTEST", "1", 1);
   Engine engine;
-  auto kernel = engine.get(parse_spec("decode:hd=128,gqa=4,kv=int8,softcap=1").value_or_throw());
-  unsetenv("KVJIT_SELFTEST");
+  auto kernel = [&] {
+    SelfTestOn on;
+    return engine.get(parse_spec("decode:hd=128,gqa=4,kv=int8,softcap=1").value_or_throw());
+  }();
   ASSERT_TRUE(kernel.ok()) << kernel.error().message;
   Spec contig = parse_spec("decode:kv=int8,paging=contig").value_or_throw();
   auto got = engine.get(contig);
@@ -84,7 +92,7 @@ TEST(GpuSelfTest, RecordedVerdictsAreReusedAndFailuresRefused) {
   KVJIT_REQUIRE_GPU();
   const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=q8,scale=f32").value_or_throw();
   auto provider = std::make_shared<VerdictMapProvider>();
-  setenv("KVJIT_SELFTEST", "1", 1);
+  SelfTestOn on;
   {
     Engine first(provider);
     auto kernel = first.get(spec);
@@ -120,7 +128,6 @@ TEST(GpuSelfTest, RecordedVerdictsAreReusedAndFailuresRefused) {
     EXPECT_EQ(provider->records, 2);
     EXPECT_TRUE(provider->verdicts.begin()->second.passed);
   }
-  unsetenv("KVJIT_SELFTEST");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
+
 #include "cache/disk_maintenance.h"
 #include "cache/disk_tier.h"
 #include "tests/unit/cache/cache_test_support.h"
@@ -17,7 +19,7 @@ const std::string kH100 = "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, CUDA driver 13
 const std::string kA100 = "NVIDIA A100-SXM4-80GB (sm_80, 108 SMs, CUDA driver 13.0)";
 const Key kKey{0x0123456789abcdefULL, 0xfedcba9876543210ULL};
 
-SelfTestVerdict passed(double rel_l2) { return SelfTestVerdict{true, rel_l2, 1e-3, ""}; }
+SelfTestVerdict passed(double rel_l2) { return SelfTestVerdict{true, rel_l2, 1e-3, "", 1}; }
 
 class VerdictStoreTest : public CacheTest {
  protected:
@@ -28,7 +30,7 @@ TEST_F(VerdictStoreTest, RecordsPerDeviceAndKeepsTheOthers) {
   const CacheRoot r = open_root();
   EXPECT_EQ(load_verdict(r, kKey, kH100), std::nullopt);
   ASSERT_TRUE(store_verdict(r, kKey, kH100, passed(2e-4)));
-  const SelfTestVerdict failed{false, 5e-2, 1e-3, "rel L2 5e-2 > budget 1e-3"};
+  const SelfTestVerdict failed{false, 5e-2, 1e-3, "rel L2 5e-2 > budget 1e-3", 1};
   ASSERT_TRUE(store_verdict(r, kKey, kA100, failed));
   EXPECT_EQ(load_verdict(r, kKey, kH100), passed(2e-4));
   EXPECT_EQ(load_verdict(r, kKey, kA100), failed);
@@ -87,17 +89,35 @@ TEST_F(VerdictStoreTest, UntrustedFilesReadAsNoVerdict) {
   EXPECT_EQ(load_verdict(r, kKey, kH100), std::nullopt);
 }
 
-// A verdicts directory that is a symlink is neither written through nor emptied through.
+// A non-finite error (a broken kernel's usual sign) is kept as a failure; a verdict whose `passed` disagrees
+// with its own numbers is not trusted.
+TEST_F(VerdictStoreTest, NonFiniteFailuresAreKeptAndInconsistentVerdictsIgnored) {
+  const CacheRoot r = open_root();
+  const SelfTestVerdict nan_output{false, INFINITY, 1e-3, "non-finite outputs", 1};
+  ASSERT_TRUE(store_verdict(r, kKey, kH100, nan_output));
+  EXPECT_EQ(load_verdict(r, kKey, kH100), nan_output);
+  ASSERT_TRUE(store_verdict(r, kKey, kA100, SelfTestVerdict{true, 5e-3, 1e-3, "", 1}));  // passed, over budget
+  EXPECT_EQ(load_verdict(r, kKey, kA100), std::nullopt);
+  ASSERT_TRUE(store_verdict(r, kKey, kA100, SelfTestVerdict{false, 1e-4, 1e-3, "", 1}));  // failed, within it
+  EXPECT_EQ(load_verdict(r, kKey, kA100), std::nullopt);
+}
+
+// A verdicts directory that is a symlink is neither read, written, nor emptied through.
 TEST_F(VerdictStoreTest, SymlinkedDirectoryIsNotUsed) {
   const CacheRoot r = open_root();
+  ASSERT_TRUE(store_verdict(r, kKey, kH100, passed(2e-4)));
+  const std::string planted = test::read_file(verdict_path(r, kKey));  // a well-formed pass
+  remove_verdicts(r, kKey);
+  ASSERT_EQ(::rmdir(verdicts_dir(r).c_str()), 0);
   const std::string elsewhere = dir() + "/elsewhere";
   ASSERT_EQ(::mkdir(elsewhere.c_str(), 0700), 0);
-  test::write_file(elsewhere + "/" + kKey.hex() + ".json", "someone else's file");
+  test::write_file(elsewhere + "/" + kKey.hex() + ".json", planted);
   ASSERT_EQ(::symlink(elsewhere.c_str(), verdicts_dir(r).c_str()), 0);
+  EXPECT_EQ(load_verdict(r, kKey, kH100), std::nullopt);
   EXPECT_FALSE(store_verdict(r, kKey, kH100, passed(2e-4)).ok());
   remove_verdicts(r, kKey);
   EXPECT_EQ(clear_entries(r).verdict_files, 0u);
-  EXPECT_EQ(test::read_file(elsewhere + "/" + kKey.hex() + ".json"), "someone else's file");
+  EXPECT_EQ(test::read_file(elsewhere + "/" + kKey.hex() + ".json"), planted);
 }
 
 TEST_F(VerdictStoreTest, GoWithTheirEntry) {
