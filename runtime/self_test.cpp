@@ -72,7 +72,7 @@ double self_test_budget(const Spec& spec) {
   return spec.q == QDtype::bf16 ? 0.00390625 : 1e-3;
 }
 
-bool self_test_covers(const Spec& spec) { return spec.kind == Kind::decode && spec.paging != Paging::contig; }
+bool self_test_covers(const Spec& spec) { return spec.kind == Kind::decode; }
 
 bool self_test_enabled() {
   const char* v = std::getenv("KVJIT_SELFTEST");
@@ -85,10 +85,7 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
     return make_error(ErrorKind::invalid_argument, "self-test: " + to_string(spec) + " is not a decode kernel");
   SelfTestResult result;
   result.budget = self_test_budget(spec);
-  if (!self_test_covers(spec)) {
-    result.note = "no self-test for paging=contig yet (per-sequence caches)";
-    return result;
-  }
+  const bool contig = spec.paging == Paging::contig;
   auto api_or = driver();
   if (!api_or) return api_or.error();
   const DriverApi* api = *api_or;
@@ -122,11 +119,20 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
   for (uint16_t& x : v_in) x = to_q(spec.q, normal(rng));
   std::vector<uint16_t> q(static_cast<size_t>(lens.size()) * nq * hd);
   for (uint16_t& x : q) x = to_q(spec.q, normal(rng));
+  // paging=contig: sequence b's cache is [kKvHeads, capacity, hd] at row b * kKvHeads * capacity of one
+  // buffer (the sequences one after another, with room to spare); a slot is b * capacity + position.
+  const int capacity = lens[1] + 3;
   std::vector<int64_t> slots;
   for (size_t b = 0; b < lens.size(); ++b)
-    for (int t = 0; t < lens[b]; ++t) slots.push_back(static_cast<int64_t>(pages_of[b][t / page]) * page + t % page);
+    for (int t = 0; t < lens[b]; ++t)
+      slots.push_back(contig ? static_cast<int64_t>(b) * capacity + t
+                             : static_cast<int64_t>(pages_of[b][t / page]) * page + t % page);
+  auto row_of_token = [&](size_t b, int t, int kvh) {
+    return contig ? (b * kKvHeads + static_cast<size_t>(kvh)) * capacity + static_cast<size_t>(t)
+                  : row_of(spec, pages_of[b][t / page], t % page, kvh);
+  };
 
-  const size_t rows = static_cast<size_t>(num_pages) * page * kKvHeads;
+  const size_t rows = contig ? lens.size() * kKvHeads * capacity : static_cast<size_t>(num_pages) * page * kKvHeads;
   const size_t elem = static_cast<size_t>(kv_element_bytes(spec.kv));
   const int scale_cols = scales_per_row(spec.kv, hd);
   const size_t scale_row_bytes = static_cast<size_t>(scale_bytes_per_row(spec));
@@ -139,13 +145,35 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
   KVJIT_TRY(k_dev.alloc(k_in.size() * 2, k_in.data()));
   KVJIT_TRY(v_dev.alloc(v_in.size() * 2, v_in.data()));
   KVJIT_TRY(slot_dev.alloc(slots.size() * 8, slots.data()));
+  // paging=contig: per-sequence base pointers, as device arrays.
+  std::vector<uint64_t> seq_bases[4];
+  for (size_t b = 0; b < lens.size(); ++b) {
+    const size_t first_row = b * kKvHeads * capacity;
+    seq_bases[0].push_back(reinterpret_cast<uint64_t>(k_cache.get<uint8_t>() + first_row * hd * elem));
+    seq_bases[1].push_back(reinterpret_cast<uint64_t>(v_cache.get<uint8_t>() + first_row * hd * elem));
+    seq_bases[2].push_back(reinterpret_cast<uint64_t>(k_scales.get<uint8_t>() + first_row * scale_row_bytes));
+    seq_bases[3].push_back(reinterpret_cast<uint64_t>(v_scales.get<uint8_t>() + first_row * scale_row_bytes));
+  }
+  DeviceBytes seq_k(api), seq_v(api), seq_ks(api), seq_vs(api);
+  KVJIT_TRY(seq_k.alloc(lens.size() * 8, seq_bases[0].data()));
+  KVJIT_TRY(seq_v.alloc(lens.size() * 8, seq_bases[1].data()));
+  KVJIT_TRY(seq_ks.alloc(lens.size() * 8, seq_bases[2].data()));
+  KVJIT_TRY(seq_vs.alloc(lens.size() * 8, seq_bases[3].data()));
   AppendArgs aa;
   aa.k = k_dev.get();
   aa.v = v_dev.get();
-  aa.k_cache = k_cache.get();
-  aa.v_cache = v_cache.get();
-  aa.k_scales = scale_cols ? k_scales.get() : nullptr;
-  aa.v_scales = scale_cols ? v_scales.get() : nullptr;
+  if (contig) {
+    aa.seq_k = seq_k.get<void* const>();
+    aa.seq_v = seq_v.get<void* const>();
+    aa.seq_k_scales = scale_cols ? seq_ks.get<void* const>() : nullptr;
+    aa.seq_v_scales = scale_cols ? seq_vs.get<void* const>() : nullptr;
+    aa.seq_capacity = capacity;
+  } else {
+    aa.k_cache = k_cache.get();
+    aa.v_cache = v_cache.get();
+    aa.k_scales = scale_cols ? k_scales.get() : nullptr;
+    aa.v_scales = scale_cols ? v_scales.get() : nullptr;
+  }
   aa.slot_mapping = slot_dev.get<const int64_t>();
   aa.num_tokens = tokens;
   aa.num_kv_heads = kKvHeads;
@@ -176,10 +204,18 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
   DecodeArgs da;
   da.q = q_dev.get();
   da.o = o_dev.get();
-  da.k_cache = k_cache.get();
-  da.v_cache = v_cache.get();
-  da.k_scales = aa.k_scales;
-  da.v_scales = aa.v_scales;
+  if (contig) {
+    da.seq_k = seq_k.get<const void* const>();
+    da.seq_v = seq_v.get<const void* const>();
+    da.seq_k_scales = scale_cols ? seq_ks.get<const void* const>() : nullptr;
+    da.seq_v_scales = scale_cols ? seq_vs.get<const void* const>() : nullptr;
+    da.seq_capacity = capacity;
+  } else {
+    da.k_cache = k_cache.get();
+    da.v_cache = v_cache.get();
+    da.k_scales = aa.k_scales;
+    da.v_scales = aa.v_scales;
+  }
   da.batch = static_cast<int>(lens.size());
   da.num_kv_heads = kKvHeads;
   da.block_table = table_dev.get<const int32_t>();
@@ -217,7 +253,7 @@ Result<SelfTestResult> run_self_test(Engine& engine, const Kernel& decode) {
       std::vector<double> scores;
       std::vector<std::vector<double>> values;
       for (int t = 0; t < lens[b]; ++t) {
-        const size_t row = row_of(spec, pages_of[b][t / page], t % page, kvh);
+        const size_t row = row_of_token(b, t, kvh);
         double dot = 0.0;
         for (int d = 0; d < hd; ++d) {
           k[d] = host::kv_element(spec, k_bytes->data() + row * hd * elem, ks->data() + row * scale_row_bytes, d,
