@@ -34,7 +34,11 @@ Status Kernel::decode(CUstream stream, const DecodeArgs& args) const {
 }
 
 size_t Kernel::decode_workspace_bytes(int batch, int num_kv_heads) const {
-  return kvjit::decode_workspace_bytes(spec_, shape_, batch, num_kv_heads);
+  return decode_workspace_bytes_for_device(spec_, shape_, batch, num_kv_heads, DeviceSlots{sm_count_, ctas_per_sm_});
+}
+
+int Kernel::decode_splits(int batch, int num_kv_heads, int max_seq_len) const {
+  return choose_splits(spec_, shape_, batch, num_kv_heads, max_seq_len, DeviceSlots{sm_count_, ctas_per_sm_});
 }
 
 Status Kernel::append(CUstream stream, const AppendArgs& args) const {

@@ -30,8 +30,11 @@ class Kernel {
   Status decode(CUstream stream, const DecodeArgs& args) const;
   Status append(CUstream stream, const AppendArgs& args) const;
 
-  // Split-KV workspace for up to `batch` sequences: allocate once, zero once, pass in DecodeArgs.
+  // Split-KV workspace for up to `batch` sequences: allocate once, zero once, pass in DecodeArgs. Sized for
+  // the partitions this device's launches choose (num_splits = 0) at any sequence length.
   size_t decode_workspace_bytes(int batch, int num_kv_heads) const;
+  // The KV partitions per sequence a launch with num_splits = 0 and a large enough workspace uses.
+  int decode_splits(int batch, int num_kv_heads, int max_seq_len) const;
 
  private:
   friend class Engine;

@@ -40,12 +40,12 @@ struct DecodeArgs {
   int window = 0;         // > 0: sliding window, attend to the last `window` tokens only
   float* lse = nullptr;   // optional [batch, num_q_heads], natural log
   // Split-KV (flash-decoding): with max_seq_len (the longest sequence this launch can see) and a workspace of
-  // Kernel::decode_workspace_bytes(batch, num_kv_heads) bytes, zeroed once after allocation, the launch
-  // splits long sequences across CTAs when batch * heads alone cannot fill the GPU.
+  // Kernel::decode_workspace_bytes(batch, num_kv_heads) bytes (16-byte aligned), zeroed once after
+  // allocation, the launch splits long sequences across CTAs when batch * heads alone cannot fill the GPU.
   int max_seq_len = 0;    // 0: unknown, no split
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
-  int num_splits = 0;     // 0: choose from batch, heads, max_seq_len and SM count; n > 0: exactly n (<= 32)
+  int num_splits = 0;     // 0: choose from batch, heads, max_seq_len and SM count; n > 0: exactly n (<= kMaxSplits, 128)
   // Optional: the spec these arguments were shaped for; a launch through a kernel of another spec fails.
   const Spec* expected_spec = nullptr;
 };

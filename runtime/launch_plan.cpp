@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 namespace kvjit {
 
@@ -58,7 +59,7 @@ int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num
                   DeviceSlots device) {
   const long long ctas = std::max(1LL, static_cast<long long>(batch) * num_kv_heads * shape.chunks(spec));
   const long long slots = device.slots();
-  const int most = std::clamp(max_seq_len / 256, 1, kMaxSplits);
+  const int most = std::clamp(max_seq_len / 256, 1, kAutoMaxSplits);
   // The share of the waves' CTA slots that s splits keep busy. A CTA's time is about proportional to its
   // tokens, so the launch takes waves(s) / s: the fill below, inverted and scaled.
   auto fill = [&](int s) {
@@ -76,6 +77,20 @@ int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num
   for (int s = 1; s <= most; ++s)
     if (fill(s) >= 0.97 * best) return s;
   return 1;
+}
+
+size_t decode_workspace_bytes_for_device(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
+                                         DeviceSlots device) {
+  constexpr int kLongest = 1 << 30;  // any length: the partitions are then bound only by the fill rule
+  size_t most = decode_workspace_bytes(spec, shape, batch, num_kv_heads,
+                                       choose_splits(spec, shape, batch, num_kv_heads, kLongest, device));
+  // Each term counts its own merge counters, as the launch's check does. Past 4 waves of CTAs one partition
+  // per sequence always fills more than 80% of its waves (more than w - 1 of w waves, w >= 5): no split there.
+  const long long ctas_per_seq = static_cast<long long>(num_kv_heads) * shape.chunks(spec);
+  for (int b = 1; b < batch && b * ctas_per_seq <= 4 * device.slots(); ++b)
+    most = std::max(most, decode_workspace_bytes(spec, shape, b, num_kv_heads,
+                                                 choose_splits(spec, shape, b, num_kv_heads, kLongest, device)));
+  return most;
 }
 
 Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& a, DeviceSlots device,
@@ -116,6 +131,9 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
     return arg_error(spec, fmt::format("num_splits={}: must be in [0, {}]", a.num_splits, kMaxSplits));
   if (a.max_seq_len < 0) return arg_error(spec, fmt::format("max_seq_len={}: must not be negative", a.max_seq_len));
 
+  // The merge reads partial (max, sum) pairs as 8-byte vectors and counters as words (decode_finish.cuh).
+  if (reinterpret_cast<uintptr_t>(a.workspace) % 16 != 0)
+    return arg_error(spec, "workspace must be 16-byte aligned (as every allocator returns)");
   int splits = 1;
   if (a.workspace != nullptr) {
     splits = a.num_splits > 0 ? a.num_splits

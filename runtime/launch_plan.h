@@ -17,10 +17,15 @@ struct LaunchPlan {
   bool empty = false;  // nothing to do (e.g. zero tokens to append): no launch
 };
 
-// Most KV partitions a split launch uses (the workspace is sized for this many).
-inline constexpr int kMaxSplits = 32;
+// kMaxSplits, the most KV partitions a split launch uses, is in params.cuh: the kernels' merge relies on it.
+// The launch's own choice stops lower: on an H100 (hd 128, gqa 4, one sequence over 8 KV heads) 32
+// partitions were as fast as 49 and faster than 64 at 16K and 32K tokens, as each partition adds fixed
+// costs (its Q load and page lookups, its partial write, a share of the merge) that filling the last
+// CTA slots does not repay (docs/PERFORMANCE.md).
+inline constexpr int kAutoMaxSplits = 32;
 
-// Bytes of split-KV workspace for a batch (see SplitWorkspace in templates/kvjit/decode.cuh).
+// Bytes of split-KV workspace for a batch with num_splits partitions per sequence (see SplitWorkspace in
+// templates/kvjit/decode_finish.cuh).
 size_t decode_workspace_bytes(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
                               int num_splits = kMaxSplits);
 
@@ -33,12 +38,18 @@ struct DeviceSlots {
   long long slots() const;
 };
 
-// Partitions per sequence (each at least 256 tokens). The grid runs in waves of device.slots() CTAs and the
+// Partitions per sequence (each at least 256 tokens, at most kAutoMaxSplits). The grid runs in waves of device.slots() CTAs and the
 // last wave is usually partial: at batch 64 on an H100, 512 CTAs over 396 slots left 35% of the second wave's
 // SM time idle. No split where one partition per sequence already fills 80% of its waves; otherwise, of the
 // split counts allowed, the fewest within 3% of the best fill.
 int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads, int max_seq_len,
                   DeviceSlots device);
+
+// Bytes of workspace that let every launch of up to `batch` sequences take the partitions choose_splits
+// gives it on this device, whatever the sequence lengths. Smaller batches split more, so this is the largest
+// need over batch sizes 1..batch, far below `batch` sequences at kMaxSplits each.
+size_t decode_workspace_bytes_for_device(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
+                                         DeviceSlots device);
 
 Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& args,
                                DeviceSlots device, DecodeParams* params);

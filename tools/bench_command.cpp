@@ -12,6 +12,7 @@
 #include "compiler/nvrtc_backend.h"
 #include "runtime/dumped_ptx.h"
 #include "runtime/engine.h"
+#include "runtime/launch_plan.h"
 #include "tools/commands.h"
 
 namespace kvjit::cli {
@@ -21,6 +22,7 @@ struct BenchOptions {
   std::vector<std::string> specs = {"decode:hd=128,page=16,gqa=4,kv=f16", "decode:hd=128,page=16,gqa=4,kv=int8"};
   std::vector<int> batches = {1, 8, 32, 128};
   std::vector<int> contexts = {1024, 4096, 16384};
+  std::vector<int> splits = {0};  // KV partitions per sequence; 0: the launch chooses
   int kv_heads = 8;
   int runs = 100;
   bool json = false;
@@ -113,6 +115,7 @@ struct Row {
   std::string spec;
   int batch, context;
   double us, gbs, pct;
+  int splits = 1;  // KV partitions per sequence the launch used
 };
 
 // Median µs of `runs` timed calls of step(i) (after 10 warm-up calls), each between two events on the null stream.
@@ -145,7 +148,7 @@ Row make_row(std::string name, int batch, int context, double us, double bytes, 
 }
 
 Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int batch, int context, int kv_heads,
-                 int runs, double copy_gbs) {
+                 int splits, int runs, double copy_gbs) {
   auto kernel = engine.get(spec);
   if (!kernel) throw KvjitError(kernel.error());
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
@@ -192,18 +195,24 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.seq_lens = reinterpret_cast<const int32_t*>(lens_dev.ptr);
   args.max_blocks_per_seq = pages_per_seq;
   args.sm_scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
-  // Split-KV workspace, zeroed once: small batches spread long contexts over the SMs.
-  DeviceMemory workspace(api, (*kernel)->decode_workspace_bytes(batch, kv_heads));
+  // Split-KV workspace, zeroed once: small batches spread long contexts over the SMs. A forced partition
+  // count gets a workspace of exactly its size.
+  DeviceMemory workspace(api, splits > 0 ? decode_workspace_bytes((*kernel)->spec(), (*kernel)->shape(), batch,
+                                                                  kv_heads, splits)
+                                         : (*kernel)->decode_workspace_bytes(batch, kv_heads));
   BENCH_CU(cuMemsetD8_(workspace.ptr, 0, workspace.bytes));
   args.workspace = reinterpret_cast<void*>(workspace.ptr);
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
+  args.num_splits = splits;
   const double us = median_us(api, runs, [&](int i) {
     args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + static_cast<size_t>(i % sets) * batch * pages_per_seq;
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
   });
-  return make_row(to_string((*kernel)->spec()), batch, context, us,
-                  decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
+  Row row = make_row(to_string((*kernel)->spec()), batch, context, us,
+                     decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
+  row.splits = splits > 0 ? splits : (*kernel)->decode_splits(batch, kv_heads, context);
+  return row;
 }
 
 // The baseline engines without a quantized-cache kernel use (realizar's path): a kernel dequantizes the whole
@@ -307,8 +316,10 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
   });
   // Against the bytes the quantized kernel needs, so its %copy compares with that kernel's row.
-  return make_row("dequant+f16 decode for kv=" + std::string(to_string(spec.kv)), batch, context, us,
-                  decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
+  Row row = make_row("dequant+f16 decode for kv=" + std::string(to_string(spec.kv)), batch, context, us,
+                     decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
+  row.splits = (*kernel)->decode_splits(batch, kv_heads, context);
+  return row;
 }
 
 int run_bench(const BenchOptions& o) {
@@ -337,7 +348,7 @@ int run_bench(const BenchOptions& o) {
   for (const Spec& s : specs)
     for (int b : o.batches)
       for (int c : o.contexts) {
-        rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, o.runs, copy));
+        for (int n : o.splits) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, o.runs, copy));
         if (o.baseline && kv_element_bytes(s.kv) == 1)
           rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, o.runs, copy));
       }
@@ -345,14 +356,16 @@ int run_bench(const BenchOptions& o) {
     nlohmann::json j = {{"copy_gbs", copy}, {"kv_heads", o.kv_heads}, {"rows", nlohmann::json::array()}};
     for (const Row& r : rows)
       j["rows"].push_back({{"spec", r.spec}, {"batch", r.batch}, {"context", r.context}, {"us", r.us},
-                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}});
+                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}, {"splits", r.splits}});
     fmt::print("{}\n", j.dump(2));
     return kExitOk;
   }
   fmt::print("device copy bandwidth: {:.0f} GB/s (read + write)\n", copy);
-  fmt::print("{:<78} {:>6} {:>8} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "us", "GB/s", "%copy");
+  fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "splits", "us", "GB/s",
+             "%copy");
   for (const Row& r : rows)
-    fmt::print("{:<78} {:>6} {:>8} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec, r.batch, r.context, r.us, r.gbs, r.pct);
+    fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec, r.batch, r.context, r.splits, r.us,
+               r.gbs, r.pct);
   return kExitOk;
 }
 
@@ -364,6 +377,9 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--spec", o->specs, "Decode specs to time")->capture_default_str();
   cmd->add_option("--batch", o->batches, "Batch sizes")->capture_default_str();
   cmd->add_option("--context", o->contexts, "Context lengths (tokens per sequence)")->capture_default_str();
+  cmd->add_option("--splits", o->splits, "KV partitions per sequence to time (0: the launch chooses)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, kMaxSplits));
   cmd->add_option("--kv-heads", o->kv_heads, "KV heads (query heads = gqa x this)")->capture_default_str();
   cmd->add_option("--runs", o->runs, "Timed runs per shape (median reported)")->capture_default_str();
   cmd->add_flag("--json", o->json, "JSON output");

@@ -164,7 +164,9 @@ typedef FormatPlain<ElemBF16> FormatBF16;
 template <class SP>
 struct FormatInt8T {
   typedef u32x2 Raw;
-  typedef float Scale;
+  // Scales stay in the pool's type until used: a conversion right after the load would make the warp wait
+  // for that load before issuing the next ones (measured on the tensor-core body: docs/PERFORMANCE.md).
+  typedef typename SP::Raw Scale;
   static constexpr int kElemBytes = 1;
   static constexpr bool kTensorScaled = false;
   static constexpr float kPostScale = 1.0f;
@@ -178,7 +180,7 @@ struct FormatInt8T {
     return load_bytes8(cache, row, head_dim, vid);
   }
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int, int) {
-    return SP::load(pool, row);
+    return SP::load_raw(pool, row);
   }
   typedef typename SP::Raw ScaleRaw;
   __device__ __forceinline__ static ScaleRaw load_scale_raw(const void* pool, i64 row, int, int) {
@@ -186,7 +188,7 @@ struct FormatInt8T {
   }
   __device__ __forceinline__ static float scale_value(ScaleRaw r) { return SP::value(r); }
   __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
-  __device__ __forceinline__ static float scale_of(const Scale& s) { return s; }
+  __device__ __forceinline__ static float scale_of(const Scale& s) { return SP::value(s); }
 
   template <int NV, int VPT>
   __device__ __forceinline__ static void store_row(void* cache, void* scales, i64 row, float, const float (&in)[VPT][8],
@@ -214,7 +216,7 @@ typedef FormatInt8T<ScaleF32> FormatInt8F32;
 template <class SP>
 struct FormatQ8T {
   typedef u32x2 Raw;
-  typedef float Scale;
+  typedef typename SP::Raw Scale;  // converted at use, as int8's
   static constexpr int kElemBytes = 1;
   static constexpr bool kTensorScaled = false;
   static constexpr float kPostScale = 1.0f;
@@ -228,7 +230,7 @@ struct FormatQ8T {
     return load_bytes8(cache, row, head_dim, vid);
   }
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int head_dim, int vid) {
-    return SP::load(pool, row * (head_dim / 32) + vid / 4);
+    return SP::load_raw(pool, row * (head_dim / 32) + vid / 4);
   }
   typedef typename SP::Raw ScaleRaw;
   __device__ __forceinline__ static ScaleRaw load_scale_raw(const void* pool, i64 row, int head_dim, int vid) {
@@ -237,7 +239,7 @@ struct FormatQ8T {
   // Two block scales as an f16 pair (lo, hi), to multiply f16 pairs of values.
   __device__ __forceinline__ static u32 scale_f16x2(ScaleRaw lo, ScaleRaw hi) { return SP::f16x2(lo, hi); }
   __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
-  __device__ __forceinline__ static float scale_of(const Scale& s) { return s; }
+  __device__ __forceinline__ static float scale_of(const Scale& s) { return SP::value(s); }
 
   // A block is 4 vectors held by 4 consecutive lanes (vid = lane + 32 i), reduced with two shuffles.
   template <int NV, int VPT>

@@ -5,6 +5,10 @@
 
 namespace kvjit {
 
+// Most KV partitions of a split launch. The last CTA of a split keeps one merge weight per (head,
+// partition) in its shared partial-output buffer, which holds at least this many per head (decode_finish.cuh).
+constexpr int kMaxSplits = 128;
+
 struct DecodeParams {
   const void* q;              // [batch, num_kv_heads * gqa, head_dim], spec.q dtype
   void* o;                    // same shape and dtype as q

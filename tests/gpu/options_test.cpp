@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "runtime/launch_plan.h"
 #include "tests/gpu/decode_case.h"
 
 namespace kvjit::test {
@@ -60,6 +61,7 @@ std::vector<double> reference(const ref::HostCache& cache, const ref::HostPaging
 
 struct RunResult {
   std::vector<double> got, expected;
+  std::vector<float> lse;  // the kernel's LSE output, [batch, num_q_heads]
   size_t nan = 0;
 };
 
@@ -80,9 +82,16 @@ RunResult run(const Spec& spec, const std::vector<int>& lens, const Options& o, 
   args.softcap = o.softcap;
   auto kernel = engine().get(spec);
   if (!kernel) throw std::runtime_error(kernel.error().message);
+  const size_t q_rows = lens.size() * nkv * spec.gqa;
+  DeviceBuffer lse(q_rows * 4);
+  lse.poison();
+  args.lse = static_cast<float*>(lse.get());
   DeviceBuffer ws;
   if (o.workspace) {
-    ws = DeviceBuffer((*kernel)->decode_workspace_bytes(args.batch, nkv));
+    // A forced partition count gets a workspace of exactly its size, so the launch cannot take fewer.
+    ws = DeviceBuffer(o.num_splits > 0 ? decode_workspace_bytes((*kernel)->spec(), (*kernel)->shape(), args.batch,
+                                                                nkv, o.num_splits)
+                                       : (*kernel)->decode_workspace_bytes(args.batch, nkv));
     check(cu()->cuMemsetD8_(reinterpret_cast<CUdeviceptr>(ws.get()), 0, ws.bytes()), "cuMemsetD8");
     args.workspace = ws.get();
     args.workspace_bytes = ws.bytes();
@@ -92,6 +101,7 @@ RunResult run(const Spec& spec, const std::vector<int>& lens, const Options& o, 
   if (auto r = (*kernel)->decode(nullptr, args); !r) throw std::runtime_error(r.error().message);
   sync();
   RunResult out;
+  out.lse = lse.download<float>();
   for (uint16_t bits : od.download<uint16_t>()) {
     out.got.push_back(ref::q_to_f32(spec.q, bits));
     if (std::isnan(out.got.back())) ++out.nan;
@@ -103,11 +113,11 @@ RunResult run(const Spec& spec, const std::vector<int>& lens, const Options& o, 
 
 TEST(GpuSplit, SplitAgreesWithUnsplitAndReference) {
   KVJIT_REQUIRE_GPU();
-  double worst_vs_unsplit = 0, worst_vs_ref = 0;
+  double worst_vs_unsplit = 0, worst_vs_ref = 0, worst_lse = 0;
   int n = 0;
   for (KvDtype kv : {KvDtype::f16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3})
     for (Paging paging : {Paging::table, Paging::csr})
-      for (int splits : {0, 2, 7, 32}) {
+      for (int splits : {0, 2, 7, 32, 128}) {
         Spec spec;
         spec.kv = kv;
         spec.gqa = 4;
@@ -122,6 +132,16 @@ TEST(GpuSplit, SplitAgreesWithUnsplitAndReference) {
         o.num_splits = splits;
         const RunResult split = run(spec, lens, o, seed, 1);
         EXPECT_EQ(split.nan, 0u);
+        // The merged LSE is the unsplit one (-inf for the empty sequence in both).
+        ASSERT_EQ(split.lse.size(), unsplit.lse.size());
+        for (size_t i = 0; i < split.lse.size(); ++i) {
+          if (std::isinf(unsplit.lse[i])) {
+            EXPECT_EQ(split.lse[i], unsplit.lse[i]) << "row " << i;
+          } else {
+            EXPECT_NEAR(split.lse[i], unsplit.lse[i], 1e-4) << "row " << i;
+            worst_lse = std::max(worst_lse, static_cast<double>(std::abs(split.lse[i] - unsplit.lse[i])));
+          }
+        }
         const double vs_unsplit = ref::rel_l2(unsplit.got, split.got);
         const double vs_ref = ref::rel_l2(split.expected, split.got);
         EXPECT_LE(vs_unsplit, 1e-4);
@@ -130,8 +150,8 @@ TEST(GpuSplit, SplitAgreesWithUnsplitAndReference) {
         worst_vs_ref = std::max(worst_vs_ref, vs_ref);
         ++n;
       }
-  fmt::print("KVJIT_RESULT split configs={} worst_rel_l2_vs_unsplit={:.3g} worst_vs_ref={:.3g}\n", n, worst_vs_unsplit,
-             worst_vs_ref);
+  fmt::print("KVJIT_RESULT split configs={} worst_rel_l2_vs_unsplit={:.3g} worst_vs_ref={:.3g} worst_lse_abs={:.3g}\n", n,
+             worst_vs_unsplit, worst_vs_ref, worst_lse);
 }
 
 TEST(GpuOptions, SlidingWindowAndSoftcap) {

@@ -143,7 +143,7 @@ TEST(BadInputEngine, ValidSpecWithoutADriverFailsOnTheDriverAndWritesNothing) {
 
 // ---- launch arguments (host validation: every launch runs it before touching the driver) ----
 
-int dummy[16];
+alignas(16) int dummy[16];
 int64_t slots[16];
 
 Spec spec_of(const char* text) { return parse_spec(text).value(); }
@@ -257,9 +257,9 @@ TEST(BadInputLaunch, DecodeArguments) {
        "softcap=-inf: must be positive and finite for a softcap=1 spec"},
       {"window negative", kDecodeInt8, [](DecodeArgs& a) { a.window = INT_MIN; },
        "window=-2147483648: must not be negative"},
-      {"splits negative", kDecodeInt8, [](DecodeArgs& a) { a.num_splits = -1; }, "num_splits=-1: must be in [0, 32]"},
+      {"splits negative", kDecodeInt8, [](DecodeArgs& a) { a.num_splits = -1; }, "num_splits=-1: must be in [0, 128]"},
       {"splits huge", kDecodeInt8, [](DecodeArgs& a) { a.num_splits = INT_MAX; },
-       "num_splits=2147483647: must be in [0, 32]"},
+       "num_splits=2147483647: must be in [0, 128]"},
       {"splits without workspace", kDecodeInt8, [](DecodeArgs& a) { a.num_splits = 2; },
        "num_splits=2 needs a workspace"},
       {"max_seq_len negative", kDecodeInt8, [](DecodeArgs& a) { a.max_seq_len = -1; },

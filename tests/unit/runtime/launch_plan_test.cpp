@@ -52,8 +52,10 @@ TEST(LaunchPlan, DecodeRejectsBadArguments) {
       {"null q", [](DecodeArgs& a) { a.q = nullptr; }, "q and o must be non-null"},
       {"null cache", [](DecodeArgs& a) { a.v_cache = nullptr; }, "k_cache and v_cache must be non-null"},
       {"window", [](DecodeArgs& a) { a.window = -1; }, "window=-1: must not be negative"},
-      {"splits", [](DecodeArgs& a) { a.num_splits = 33; }, "num_splits=33: must be in [0, 32]"},
+      {"splits", [](DecodeArgs& a) { a.num_splits = 129; }, "num_splits=129: must be in [0, 128]"},
       {"splits no workspace", [](DecodeArgs& a) { a.num_splits = 4; }, "num_splits=4 needs a workspace"},
+      {"workspace misaligned", [](DecodeArgs& a) { a.workspace = reinterpret_cast<float*>(uintptr_t{0x1008}); },
+       "workspace must be 16-byte aligned (as every allocator returns)"},
       {"null scales", [](DecodeArgs& a) { a.k_scales = nullptr; }, "kv=int8 needs k_scales and v_scales"},
       {"null table", [](DecodeArgs& a) { a.block_table = nullptr; }, "paging=table needs block_table and seq_lens"},
       {"max blocks", [](DecodeArgs& a) { a.max_blocks_per_seq = 0; }, "max_blocks_per_seq=0: must be positive"},
@@ -108,15 +110,44 @@ TEST(LaunchPlan, WrongKindOrSpecIsRefused) {
   EXPECT_TRUE(plan_decode(spec, launch_shape(spec), a, 132, &p).ok());
 }
 
+// The device-sized workspace lets every batch up to the one it was sized for take the partitions the rule
+// chooses (never fewer for lack of room), and stays far below batch x kMaxSplits rows.
+TEST(LaunchPlan, DeviceWorkspaceHoldsEveryChosenSplit) {
+  for (int gqa : {1, 4, 8}) {
+    const Spec spec = decode_spec(gqa);
+    const LaunchShape shape = launch_shape(spec);
+    for (DeviceSlots device : {DeviceSlots{132, 3}, DeviceSlots{132, 1}, DeviceSlots{8, 2}}) {
+      const int batch = 200;
+      const size_t bytes = decode_workspace_bytes_for_device(spec, shape, batch, 8, device);
+      EXPECT_LT(bytes, decode_workspace_bytes(spec, shape, batch, 8) / 8);
+      alignas(16) static float ws[1];
+      for (int b = 1; b <= batch; ++b)
+        for (int len : {1000, 32768, 1 << 20}) {
+          DecodeArgs a = valid_decode_args();
+          a.batch = b;
+          a.max_seq_len = len;
+          a.workspace = ws;
+          a.workspace_bytes = bytes;
+          DecodeParams p;
+          ASSERT_TRUE(plan_decode(spec, shape, a, device, &p).ok());
+          ASSERT_EQ(p.num_splits, choose_splits(spec, shape, b, 8, len, device))
+              << "gqa " << gqa << " batch " << b << " len " << len << " slots " << device.slots();
+        }
+    }
+  }
+}
+
 TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   const Spec spec = decode_spec(4);
   const LaunchShape shape = launch_shape(spec);
   ASSERT_EQ(shape.chunks(spec), 1);  // gqa 4 in one CTA: a CTA per (sequence, kv head, split)
-  // One sequence, 8 kv heads: 8 CTAs. Three CTAs per SM on 132 SMs is 396 slots: even 32 partitions (the
-  // most) fill only 256 of them, so take all 32.
+  // One sequence, 8 kv heads: 8 CTAs. Three CTAs per SM on 132 SMs is 396 slots: even kAutoMaxSplits (32)
+  // partitions fill only 256 of them, so take all 32.
   EXPECT_EQ(choose_splits(spec, shape, 1, 8, 32768, DeviceSlots{132, 3}), 32);
   // One CTA per SM: 16 partitions fill 128 of 132 slots; 17 would start a second, nearly empty wave.
   EXPECT_EQ(choose_splits(spec, shape, 1, 8, 32768, 132), 16);
+  // 4096 tokens allow at most 16 partitions of 256.
+  EXPECT_EQ(choose_splits(spec, shape, 1, 8, 4096, DeviceSlots{132, 3}), 16);
   // Short sequences are not cut below 256 tokens per partition.
   EXPECT_EQ(choose_splits(spec, shape, 1, 8, 1000, DeviceSlots{132, 3}), 3);
   // Batch 64: 512 CTAs in 396 slots is one full wave and a 29% one (65% fill); 3 partitions make 1536 CTAs,
@@ -126,18 +157,18 @@ TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   EXPECT_EQ(choose_splits(spec, shape, 128, 8, 4096, DeviceSlots{132, 3}), 1);
   // Batch 64 at one CTA per SM: 512 CTAs are 3.9 waves of 132 (97%): no split.
   EXPECT_EQ(choose_splits(spec, shape, 64, 8, 32768, 132), 1);
-  // Whatever the device, the count stays in [1, kMaxSplits] and never cuts below 256 tokens.
+  // Whatever the device, the count stays in [1, kAutoMaxSplits] and never cuts below 256 tokens.
   for (int sms : {1, 7, 132, 1000})
     for (int per_sm : {1, 2, 3, 16})
       for (int batch : {1, 5, 64, 1000})
         for (int len : {1, 255, 256, 4096, 1 << 20}) {
           const int s = choose_splits(spec, shape, batch, 8, len, DeviceSlots{sms, per_sm});
           EXPECT_GE(s, 1);
-          EXPECT_LE(s, kMaxSplits);
+          EXPECT_LE(s, kAutoMaxSplits);
           EXPECT_LE(s, std::max(1, len / 256));
         }
 
-  static float ws[1];
+  alignas(16) static float ws[1];
   DecodeArgs a = valid_decode_args();
   a.batch = 1;
   a.max_seq_len = 32768;
