@@ -1,6 +1,7 @@
 // Launch behaviour: CUDA graph capture and replay, concurrent launches, self-healing loads.
 #include <thread>
 
+#include "runtime/launch_plan.h"
 #include "tests/gpu/decode_case.h"
 
 namespace kvjit::test {
@@ -159,6 +160,24 @@ TEST(GpuLaunch, ArgumentsOfAnotherSpecAreRefused) {
   auto r = (*kernel)->decode(nullptr, args);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("shaped for decode:hd=64"), std::string::npos) << r.error().message;
+}
+
+
+// The split count a launch chooses and the workspace it needs come from the loaded kernel's device: one
+// long sequence splits, short or many sequences do not, and the workspace holds the split it chooses while
+// staying far below the most any launch could force.
+TEST(GpuLaunch, SplitCountAndWorkspaceFollowTheDevice) {
+  KVJIT_REQUIRE_GPU();
+  auto kernel = engine().get(parse_spec("decode:hd=128,gqa=4,kv=int8").value_or_throw());
+  ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+  const Kernel& k = **kernel;
+  const int long_split = k.decode_splits(1, 8, 32768);
+  EXPECT_GT(long_split, 1);
+  EXPECT_LE(long_split, kAutoMaxSplits);
+  EXPECT_EQ(k.decode_splits(1, 8, 300), 1);      // too short for two partitions of 256 tokens
+  EXPECT_EQ(k.decode_splits(8192, 8, 32768), 1);  // 65536 CTAs fill the GPU alone
+  EXPECT_GE(k.decode_workspace_bytes(64, 8), decode_workspace_bytes(k.spec(), k.shape(), 1, 8, long_split));
+  EXPECT_LT(k.decode_workspace_bytes(64, 8), decode_workspace_bytes(k.spec(), k.shape(), 64, 8, kMaxSplits) / 4);
 }
 
 }  // namespace
