@@ -2,7 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+
 namespace kvjit {
+
+namespace {
+constexpr int kMaxCachedDevices = 64;  // devices past this are read each time, still correct
+}  // namespace
 
 Result<DeviceContext> current_device_context() {
   auto api = driver();
@@ -21,6 +27,22 @@ Result<DeviceContext> current_device_context() {
   } else {
     KVJIT_CU(cu, cuCtxGetDevice_(&out.device), "current context");
   }
+  // A device's attributes never change: read once per device, then every call (Engine::get asks each
+  // time) costs the two context queries above only.
+  struct CachedAttributes {
+    std::atomic<int> state{0};  // 0: not read, 1: being written, 2: ready
+    Arch arch;
+    int sm_count = 0;
+    size_t max_shared_per_block_optin = 0;
+  };
+  static CachedAttributes cached[kMaxCachedDevices];
+  CachedAttributes* slot = out.device >= 0 && out.device < kMaxCachedDevices ? &cached[out.device] : nullptr;
+  if (slot != nullptr && slot->state.load(std::memory_order_acquire) == 2) {
+    out.arch = slot->arch;
+    out.sm_count = slot->sm_count;
+    out.max_shared_per_block_optin = slot->max_shared_per_block_optin;
+    return out;
+  }
   int major = 0, minor = 0, sms = 0, smem = 0;
   KVJIT_CU(cu, cuDeviceGetAttribute_(&major, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, out.device), "arch");
   KVJIT_CU(cu, cuDeviceGetAttribute_(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, out.device), "arch");
@@ -30,6 +52,13 @@ Result<DeviceContext> current_device_context() {
   out.arch = Arch{major * 10 + minor, false};
   out.sm_count = sms;
   out.max_shared_per_block_optin = static_cast<size_t>(smem);
+  int expected = 0;
+  if (slot != nullptr && slot->state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    slot->arch = out.arch;
+    slot->sm_count = out.sm_count;
+    slot->max_shared_per_block_optin = out.max_shared_per_block_optin;
+    slot->state.store(2, std::memory_order_release);
+  }
   return out;
 }
 

@@ -58,7 +58,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
   auto device = current_device_context();
   if (!device) return device.error();
   const Spec spec = resolve_arch(requested, *device);
-  const auto map_key = std::make_pair(device->context, to_string(spec));
+  const LoadedKernelKey map_key{device->context, spec};
   {
     std::shared_lock lock(mu_);
     if (auto it = kernels_.find(map_key); it != kernels_.end()) return it->second;

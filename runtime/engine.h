@@ -6,15 +6,16 @@
 //   kernel->decode(stream, args);                           // no lock, no allocation, graph-capturable
 #pragma once
 
-#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/artifact_provider.h"
 #include "runtime/device.h"
 #include "runtime/launch_args.h"
+#include "runtime/loaded_kernel_key.h"
 #include "runtime/module_loader.h"
 #include "runtime/self_test.h"
 
@@ -74,7 +75,7 @@ class Engine {
  private:
   std::shared_ptr<ArtifactProvider> provider_;
   std::shared_mutex mu_;
-  std::map<std::pair<CUcontext, std::string>, std::shared_ptr<const Kernel>> kernels_;
+  std::unordered_map<LoadedKernelKey, std::shared_ptr<const Kernel>, LoadedKernelKeyHash> kernels_;
   std::mutex prefetch_mu_;
   std::vector<std::thread> prefetchers_;
 };

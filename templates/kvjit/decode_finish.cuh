@@ -43,16 +43,13 @@ __device__ __forceinline__ u32 atomic_add_u32(u32* addr, u32 v) {
 __device__ __forceinline__ void fence_gpu() { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
 // L2 loads: partials written by other SMs must not come from a stale L1 line. Volatile keeps them after
 // the fence; the merge below issues several before using any, so their latencies overlap.
-__device__ __forceinline__ float ld_cg(const float* p) {
-  float v;
-  asm volatile("ld.global.cg.f32 %0, [%1];" : "=f"(v) : "l"(p));
-  return v;
-}
 __device__ __forceinline__ void ld_cg2(const float* p, float& a, float& b) {
   asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(a), "=f"(b) : "l"(p));
 }
 __device__ __forceinline__ void ld_cg4(const float* p, float (&v)[4]) {
-  asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];" : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3]) : "l"(p));
+  asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+               : "l"(p));
 }
 
 // The CTA's merged state for output element (h, d): max, sum and unnormalized output over its warps.
@@ -85,7 +82,8 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
   const int n = p.num_splits;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   float* weights = &s.acc[0][0][0];  // [H][W * HD]; the partials were written out already
-  __shared__ float m_head[H], l_head[H];
+  float* m_head = &s.m[0][0];  // [H], merged max and sum per head (warp 0's slots, free by now)
+  float* l_head = &s.l[0][0];
   for (int h = warp; h < H; h += W) {
     const i64 first = (static_cast<i64>(b) * num_q_heads + q_head0 + h) * n;
     float mz[kMaxSplits / 32], lz[kMaxSplits / 32];
