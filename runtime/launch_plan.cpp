@@ -42,13 +42,21 @@ Status check_spec(const Spec& spec, Kind kind, const Spec* expected) {
 }
 
 
+// The workspace's two regions (decode_finish.cuh SplitWorkspace): partial outputs and (max, sum) pairs from
+// the start, merge counters from the end.
+size_t partial_bytes(const Spec& spec, int batch, int num_kv_heads, int num_splits) {
+  const size_t rows = static_cast<size_t>(batch) * num_kv_heads * spec.gqa * num_splits;
+  return rows * (spec.head_dim + 2) * sizeof(float);
+}
+size_t counter_bytes(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads) {
+  return static_cast<size_t>(batch) * num_kv_heads * shape.chunks(spec) * sizeof(uint32_t);
+}
+
 }  // namespace
 
 size_t decode_workspace_bytes(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
                               int num_splits) {
-  const size_t rows = static_cast<size_t>(batch) * num_kv_heads * spec.gqa * num_splits;
-  const size_t counters = static_cast<size_t>(batch) * num_kv_heads * shape.chunks(spec);
-  return (rows * (spec.head_dim + 2) + counters) * sizeof(float);
+  return partial_bytes(spec, batch, num_kv_heads, num_splits) + counter_bytes(spec, shape, batch, num_kv_heads);
 }
 
 long long DeviceSlots::slots() const {
@@ -82,15 +90,18 @@ int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num
 size_t decode_workspace_bytes_for_device(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
                                          DeviceSlots device) {
   constexpr int kLongest = 1 << 30;  // any length: the partitions are then bound only by the fill rule
-  size_t most = decode_workspace_bytes(spec, shape, batch, num_kv_heads,
-                                       choose_splits(spec, shape, batch, num_kv_heads, kLongest, device));
-  // Each term counts its own merge counters, as the launch's check does. Past 4 waves of CTAs one partition
-  // per sequence always fills more than 80% of its waves (more than w - 1 of w waves, w >= 5): no split there.
+  // The partial region must fit the largest of any batch up to `batch`, and the counters of `batch`
+  // sequences must sit past all of them: a smaller batch's partials may never reach a larger batch's
+  // counters, which keep their zeros between launches.
+  size_t partials = partial_bytes(spec, batch, num_kv_heads,
+                                  choose_splits(spec, shape, batch, num_kv_heads, kLongest, device));
+  // Past 4 waves of CTAs one partition per sequence always fills more than 80% of its waves (more than
+  // w - 1 of w waves, w >= 5): no split there.
   const long long ctas_per_seq = static_cast<long long>(num_kv_heads) * shape.chunks(spec);
   for (int b = 1; b < batch && b * ctas_per_seq <= 4 * device.slots(); ++b)
-    most = std::max(most, decode_workspace_bytes(spec, shape, b, num_kv_heads,
-                                                 choose_splits(spec, shape, b, num_kv_heads, kLongest, device)));
-  return most;
+    partials = std::max(partials, partial_bytes(spec, b, num_kv_heads,
+                                                choose_splits(spec, shape, b, num_kv_heads, kLongest, device)));
+  return partials + counter_bytes(spec, shape, batch, num_kv_heads);
 }
 
 Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const DecodeArgs& a, DeviceSlots device,

@@ -46,8 +46,9 @@ int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num
                   DeviceSlots device);
 
 // Bytes of workspace that let every launch of up to `batch` sequences take the partitions choose_splits
-// gives it on this device, whatever the sequence lengths. Smaller batches split more, so this is the largest
-// need over batch sizes 1..batch, far below `batch` sequences at kMaxSplits each.
+// gives it on this device, whatever the sequence lengths, one launch after another in the same workspace.
+// Smaller batches split more, so the partial region is the largest over batch sizes 1..batch (far below
+// `batch` sequences at kMaxSplits each), and the merge counters of `batch` sequences follow it.
 size_t decode_workspace_bytes_for_device(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
                                          DeviceSlots device);
 

@@ -111,7 +111,9 @@ TEST(LaunchPlan, WrongKindOrSpecIsRefused) {
 }
 
 // The device-sized workspace lets every batch up to the one it was sized for take the partitions the rule
-// chooses (never fewer for lack of room), and stays far below batch x kMaxSplits rows.
+// chooses (never fewer for lack of room); no batch's partial outputs reach the merge counters of any batch
+// up to that one (the counters keep their zeros from launch to launch in one workspace); and it stays at
+// most the size of `batch` sequences at the automatic limit.
 TEST(LaunchPlan, DeviceWorkspaceHoldsEveryChosenSplit) {
   for (int gqa : {1, 4, 8}) {
     const Spec spec = decode_spec(gqa);
@@ -119,7 +121,15 @@ TEST(LaunchPlan, DeviceWorkspaceHoldsEveryChosenSplit) {
     for (DeviceSlots device : {DeviceSlots{132, 3}, DeviceSlots{132, 1}, DeviceSlots{8, 2}}) {
       const int batch = 200;
       const size_t bytes = decode_workspace_bytes_for_device(spec, shape, batch, 8, device);
-      EXPECT_LT(bytes, decode_workspace_bytes(spec, shape, batch, 8) / 8);
+      EXPECT_LE(bytes, decode_workspace_bytes(spec, shape, batch, 8, kAutoMaxSplits));
+      // The counters of `batch` sequences: one u32 per (sequence, kv head, chunk), counted from the end.
+      const size_t counters_start = bytes - static_cast<size_t>(batch) * 8 * shape.chunks(spec) * 4;
+      for (int b = 1; b <= batch; ++b) {
+        const int s = choose_splits(spec, shape, b, 8, 1 << 30, device);
+        const size_t partial_end =
+            decode_workspace_bytes(spec, shape, b, 8, s) - static_cast<size_t>(b) * 8 * shape.chunks(spec) * 4;
+        ASSERT_LE(partial_end, counters_start) << "gqa " << gqa << " batch " << b << " slots " << device.slots();
+      }
       alignas(16) static float ws[1];
       for (int b = 1; b <= batch; ++b)
         for (int len : {1000, 32768, 1 << 20}) {
