@@ -28,17 +28,17 @@ Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const Laun
 
 Status Kernel::decode(CUstream stream, const DecodeArgs& args) const {
   DecodeParams params;
-  auto plan = plan_decode(spec_, shape_, args, DeviceSlots{sm_count_, ctas_per_sm_}, &params);
+  auto plan = plan_decode(spec_, shape_, args, slots_, &params);
   if (!plan) return plan.error();
   return launch(*this, api_, stream, *plan, params);
 }
 
 size_t Kernel::decode_workspace_bytes(int batch, int num_kv_heads) const {
-  return decode_workspace_bytes_for_device(spec_, shape_, batch, num_kv_heads, DeviceSlots{sm_count_, ctas_per_sm_});
+  return decode_workspace_bytes_for_device(spec_, shape_, batch, num_kv_heads, slots_);
 }
 
 int Kernel::decode_splits(int batch, int num_kv_heads, int max_seq_len) const {
-  return choose_splits(spec_, shape_, batch, num_kv_heads, max_seq_len, DeviceSlots{sm_count_, ctas_per_sm_});
+  return choose_splits(spec_, shape_, batch, num_kv_heads, max_seq_len, slots_);
 }
 
 Status Kernel::append(CUstream stream, const AppendArgs& args) const {
@@ -79,8 +79,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     kernel->shape_ = (*artifact)->shape;
     kernel->function_ = loaded->function;
     kernel->from_cubin_ = loaded->from_cubin;
-    kernel->sm_count_ = device->sm_count;
-    kernel->ctas_per_sm_ = loaded->ctas_per_sm;
+    kernel->slots_ = DeviceSlots{device->sm_count, loaded->ctas_per_sm};
     kernel->api_ = driver().value();
     kernel->artifact_key_ = (*artifact)->key;
     // KVJIT_SELFTEST=1: a decode variant is served only after its numerics check passed on this device, now or

@@ -17,6 +17,7 @@
 #include "runtime/launch_args.h"
 #include "runtime/loaded_kernel_key.h"
 #include "runtime/module_loader.h"
+#include "runtime/launch_plan.h"
 #include "runtime/self_test.h"
 
 namespace kvjit {
@@ -43,8 +44,7 @@ class Kernel {
   LaunchShape shape_;
   CUfunction function_ = nullptr;
   bool from_cubin_ = false;
-  int sm_count_ = 1;
-  int ctas_per_sm_ = 1;
+  DeviceSlots slots_{1, 1};  // the device's SMs and this kernel's resident CTAs an SM: the split choice
   const DriverApi* api_ = nullptr;
   std::string artifact_key_;  // the cache entry it was loaded from: self-test verdicts are kept with it
 };

@@ -52,9 +52,9 @@ struct MmaTile {
   u32 k[2][S::kKWords];  // tokens g, g+8
   u32 v[4][S::kVWords];  // tokens 2t, 2t+1, 2t+8, 2t+9
   // Scales as loaded (see ScaleF16 in formats.cuh: converted where used, so the next tile's loads stay in flight).
-  typedef typename C::Format::ScaleRaw ScaleRaw;
-  ScaleRaw ks[4], vs[4];                            // int8: the row scales of tokens 2t, 2t+1, 2t+8, 2t+9
-  ScaleRaw kb[2][S::kKBlocks], vb[4][S::kVBlocks];  // q8: the block scales of the K / V slices
+  typedef typename C::Format::Scale Scale;
+  Scale ks[4], vs[4];                            // int8: the row scales of tokens 2t, 2t+1, 2t+8, 2t+9
+  Scale kb[2][S::kKBlocks], vb[4][S::kVBlocks];  // q8: the block scales of the K / V slices
 };
 
 template <class C, class Seq>
@@ -72,13 +72,13 @@ __device__ __forceinline__ void mma_load_tile(const Seq& seq, int tile, int t_en
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
         for (int blk = 0; blk < S::kKBlocks; ++blk)
-          x.kb[j][blk] = Fmt::load_scale_raw(seq.base.k_scales, row, S::HD, (t * S::kKDims + 32 * blk) / 8);
+          x.kb[j][blk] = Fmt::load_scale(seq.base.k_scales, row, S::HD, (t * S::kKDims + 32 * blk) / 8);
     } else {
 #pragma unroll
       for (int w = 0; w < S::kKWords; ++w) x.k[j][w] = 0u;
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
-        for (int blk = 0; blk < S::kKBlocks; ++blk) x.kb[j][blk] = typename Fmt::ScaleRaw(0);
+        for (int blk = 0; blk < S::kKBlocks; ++blk) x.kb[j][blk] = typename Fmt::Scale(0);
     }
   }
 #pragma unroll
@@ -88,20 +88,20 @@ __device__ __forceinline__ void mma_load_tile(const Seq& seq, int tile, int t_en
       const i64 row = seq.row(token);
       load_words(vc + row * S::kRowWords + g * S::kVWords, x.v[r]);
       if constexpr (Fmt::kRowScale) {
-        x.ks[r] = Fmt::load_scale_raw(seq.base.k_scales, row, S::HD, 0);
-        x.vs[r] = Fmt::load_scale_raw(seq.base.v_scales, row, S::HD, 0);
+        x.ks[r] = Fmt::load_scale(seq.base.k_scales, row, S::HD, 0);
+        x.vs[r] = Fmt::load_scale(seq.base.v_scales, row, S::HD, 0);
       }
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
         for (int blk = 0; blk < S::kVBlocks; ++blk)
-          x.vb[r][blk] = Fmt::load_scale_raw(seq.base.v_scales, row, S::HD, (g * S::kVDims + 32 * blk) / 8);
+          x.vb[r][blk] = Fmt::load_scale(seq.base.v_scales, row, S::HD, (g * S::kVDims + 32 * blk) / 8);
     } else {
 #pragma unroll
       for (int w = 0; w < S::kVWords; ++w) x.v[r][w] = 0u;
-      if constexpr (Fmt::kRowScale) x.ks[r] = x.vs[r] = typename Fmt::ScaleRaw(0);
+      if constexpr (Fmt::kRowScale) x.ks[r] = x.vs[r] = typename Fmt::Scale(0);
       if constexpr (Fmt::kBlockScale)
 #pragma unroll
-        for (int blk = 0; blk < S::kVBlocks; ++blk) x.vb[r][blk] = typename Fmt::ScaleRaw(0);
+        for (int blk = 0; blk < S::kVBlocks; ++blk) x.vb[r][blk] = typename Fmt::Scale(0);
     }
   }
 }
@@ -160,7 +160,7 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
       u32 b0, b1;
       mma_k_pairs<C>(x.k[j], c, b0, b1);
       if constexpr (Fmt::kBlockScale) {
-        const typename Fmt::ScaleRaw sc = x.kb[j][S::kKDims >= 32 ? (4 * c) / 32 : 0];
+        const typename Fmt::Scale sc = x.kb[j][S::kKDims >= 32 ? (4 * c) / 32 : 0];
         const u32 sc2 = Fmt::scale_f16x2(sc, sc);
         b0 = mul_f16x2(b0, sc2);
         b1 = mul_f16x2(b1, sc2);
@@ -175,7 +175,7 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
   for (int r = 0; r < 4; ++r) {
     const int j = r >> 1, e = r & 1;
     float v = s[j][e] * Fmt::kMmaPostScale;
-    if constexpr (Fmt::kRowScale) v *= Fmt::scale_value(x.ks[r]);
+    if constexpr (Fmt::kRowScale) v *= Fmt::scale_of(x.ks[r]);
     if (C::kSoftcap) v = soft_cap(v, p.softcap) * kLog2e;
     sc[r] = tile + 8 * j + 2 * t + e < t_end ? v : kNegBig;
   }
@@ -203,7 +203,7 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
   // P^T as the B fragment; an int8 row's V scale rides on its probability.
   if constexpr (Fmt::kRowScale)
 #pragma unroll
-    for (int r = 0; r < 4; ++r) pr[r] *= Fmt::scale_value(x.vs[r]);
+    for (int r = 0; r < 4; ++r) pr[r] *= Fmt::scale_of(x.vs[r]);
   const u32 pb0 = pack_f16x2(pr[0], pr[1]), pb1 = pack_f16x2(pr[2], pr[3]);
 
 #pragma unroll

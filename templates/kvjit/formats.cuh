@@ -133,7 +133,6 @@ struct FormatPlain {
   static constexpr int kMmaElemBytes = 2;
   static constexpr float kMmaPostScale = 1.0f;
   static constexpr bool kRowScale = false, kBlockScale = false;
-  typedef float ScaleRaw;  // no scale pool; the tensor-core tile's scale slots go unused
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
     return ldg_nc(reinterpret_cast<const u32x4*>(static_cast<const u16*>(cache) + row * head_dim) + vid);
@@ -182,11 +181,6 @@ struct FormatInt8T {
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int, int) {
     return SP::load_raw(pool, row);
   }
-  typedef typename SP::Raw ScaleRaw;
-  __device__ __forceinline__ static ScaleRaw load_scale_raw(const void* pool, i64 row, int, int) {
-    return SP::load_raw(pool, row);
-  }
-  __device__ __forceinline__ static float scale_value(ScaleRaw r) { return SP::value(r); }
   __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
   __device__ __forceinline__ static float scale_of(const Scale& s) { return SP::value(s); }
 
@@ -232,12 +226,8 @@ struct FormatQ8T {
   __device__ __forceinline__ static Scale load_scale(const void* pool, i64 row, int head_dim, int vid) {
     return SP::load_raw(pool, row * (head_dim / 32) + vid / 4);
   }
-  typedef typename SP::Raw ScaleRaw;
-  __device__ __forceinline__ static ScaleRaw load_scale_raw(const void* pool, i64 row, int head_dim, int vid) {
-    return SP::load_raw(pool, row * (head_dim / 32) + vid / 4);
-  }
   // Two block scales as an f16 pair (lo, hi), to multiply f16 pairs of values.
-  __device__ __forceinline__ static u32 scale_f16x2(ScaleRaw lo, ScaleRaw hi) { return SP::f16x2(lo, hi); }
+  __device__ __forceinline__ static u32 scale_f16x2(Scale lo, Scale hi) { return SP::f16x2(lo, hi); }
   __device__ __forceinline__ static void dequant(const Raw& raw, float (&out)[8]) { int8x8_to_f32(raw, out); }
   __device__ __forceinline__ static float scale_of(const Scale& s) { return SP::value(s); }
 
@@ -275,7 +265,6 @@ struct FormatFp8 {
   static constexpr int kMmaElemBytes = 1;
   static constexpr float kMmaPostScale = Convert::kMmaPostScale;
   static constexpr bool kRowScale = false, kBlockScale = false;
-  typedef float ScaleRaw;  // no scale pool; the tensor-core tile's scale slots go unused
   __device__ __forceinline__ static void to_f16x2(u32 w, u32& lo, u32& hi) { Convert::to_f16x2(w, lo, hi); }
 
   __device__ __forceinline__ static Raw load(const void* cache, i64 row, int head_dim, int vid) {
