@@ -25,6 +25,7 @@ struct BenchOptions {
   std::vector<int> splits = {0};  // KV partitions per sequence; 0: the launch chooses
   int kv_heads = 8;
   int runs = 100;
+  int back_to_back = 20;  // launches between one pair of events (their mean is one sample)
   bool json = false;
   bool baseline = true;  // dequantize-then-attend rows for the quantized formats
   std::string ptx_dir;    // kernels of other backends from `kvjit dump` output
@@ -118,16 +119,25 @@ struct Row {
   int splits = 1;  // KV partitions per sequence the launch used
 };
 
-// Median µs of `runs` timed calls of step(i) (after 10 warm-up calls), each between two events on the null stream.
+struct Timing {
+  int runs;          // samples; the median is reported
+  int back_to_back;  // calls of step between the two events of a sample
+};
+
+// Median µs of one step(i) call over `runs` samples (after 10 warm-up samples), each sample the mean of
+// back_to_back calls between two events on the null stream. With one call the GPU sits idle from the start
+// event until the host has submitted the launch, so the sample includes that submission; back-to-back
+// calls queue behind each other as an engine's steps do, and measure the GPU's time alone.
 template <typename Step>
-double median_us(const DriverApi* api, int runs, Step step) {
+double median_us(const DriverApi* api, const Timing& timing, Step step) {
   Timer t(api);
   std::vector<double> times;
-  for (int i = 0; i < runs + 10; ++i) {
+  int call = 0;
+  for (int i = 0; i < timing.runs + 10; ++i) {
     BENCH_CU(cuEventRecord_(t.start, nullptr));
-    step(i);
+    for (int r = 0; r < timing.back_to_back; ++r) step(call++);
     BENCH_CU(cuEventRecord_(t.stop, nullptr));
-    const double ms = t.ms();
+    const double ms = t.ms() / timing.back_to_back;
     if (i >= 10) times.push_back(ms);
   }
   return median(times) * 1e3;
@@ -148,7 +158,7 @@ Row make_row(std::string name, int batch, int context, double us, double bytes, 
 }
 
 Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int batch, int context, int kv_heads,
-                 int splits, int runs, double copy_gbs) {
+                 int splits, const Timing& timing, double copy_gbs) {
   auto kernel = engine.get(spec);
   if (!kernel) throw KvjitError(kernel.error());
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
@@ -205,7 +215,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
   args.num_splits = splits;
-  const double us = median_us(api, runs, [&](int i) {
+  const double us = median_us(api, timing, [&](int i) {
     args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + static_cast<size_t>(i % sets) * batch * pages_per_seq;
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
   });
@@ -263,7 +273,7 @@ struct DequantKernel {
 // Dequantize-then-attend for `spec`'s format: both caches to f16, then kvjit's f16 decode of the same shape.
 // Reported against the bytes the quantized kernel needs, so its %copy compares with that kernel's row.
 Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& spec, int batch, int context,
-                              int kv_heads, int runs, double copy_gbs) {
+                              int kv_heads, const Timing& timing, double copy_gbs) {
   Spec f16 = spec;
   f16.kv = KvDtype::f16;
   f16.scale = ScaleDtype::f16;  // f16 KV has no scale pool
@@ -310,7 +320,7 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
   args.workspace = reinterpret_cast<void*>(workspace.ptr);
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
-  const double us = median_us(api, runs, [&](int) {
+  const double us = median_us(api, timing, [&](int) {
     dequant.launch(k.ptr, ks.ptr, k16.ptr, rows, spec.head_dim, 0.02f);
     dequant.launch(v.ptr, vs.ptr, v16.ptr, rows, spec.head_dim, 0.02f);
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
@@ -348,9 +358,9 @@ int run_bench(const BenchOptions& o) {
   for (const Spec& s : specs)
     for (int b : o.batches)
       for (int c : o.contexts) {
-        for (int n : o.splits) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, o.runs, copy));
+        for (int n : o.splits) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, Timing{o.runs, o.back_to_back}, copy));
         if (o.baseline && kv_element_bytes(s.kv) == 1)
-          rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, o.runs, copy));
+          rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, Timing{o.runs, o.back_to_back}, copy));
       }
   if (o.json) {
     nlohmann::json j = {{"copy_gbs", copy}, {"kv_heads", o.kv_heads}, {"rows", nlohmann::json::array()}};
@@ -382,6 +392,11 @@ Action add_bench_command(CLI::App& app) {
       ->check(CLI::Range(0, kMaxSplits));
   cmd->add_option("--kv-heads", o->kv_heads, "KV heads (query heads = gqa x this)")->capture_default_str();
   cmd->add_option("--runs", o->runs, "Timed runs per shape (median reported)")->capture_default_str();
+  cmd->add_option("--back-to-back", o->back_to_back,
+                  "Launches per timed run, queued without a host wait between them (the run's mean is one "
+                  "sample); 1 also times the host's submission of the launch")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", o->json, "JSON output");
   cmd->add_flag("!--no-baseline", o->baseline,
                 "Skip the dequantize-then-attend rows (whole cache to f16, then the f16 decode)");
