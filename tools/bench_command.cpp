@@ -354,23 +354,29 @@ int run_bench(const BenchOptions& o) {
   }
   Engine engine(o.ptx_dir.empty() ? nullptr : make_memory_provider(dumped_ptx_compiler(o.ptx_dir)));
   const double copy = copy_bandwidth_gbs(*api);
+  const Timing timing{o.runs, o.back_to_back};
   std::vector<Row> rows;
   for (const Spec& s : specs)
     for (int b : o.batches)
       for (int c : o.contexts) {
-        for (int n : o.splits) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, Timing{o.runs, o.back_to_back}, copy));
+        for (int n : o.splits) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, timing, copy));
         if (o.baseline && kv_element_bytes(s.kv) == 1)
-          rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, Timing{o.runs, o.back_to_back}, copy));
+          rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, timing, copy));
       }
   if (o.json) {
-    nlohmann::json j = {{"copy_gbs", copy}, {"kv_heads", o.kv_heads}, {"rows", nlohmann::json::array()}};
+    nlohmann::json j = {{"copy_gbs", copy},
+                        {"kv_heads", o.kv_heads},
+                        {"runs", o.runs},
+                        {"back_to_back", o.back_to_back},
+                        {"rows", nlohmann::json::array()}};
     for (const Row& r : rows)
       j["rows"].push_back({{"spec", r.spec}, {"batch", r.batch}, {"context", r.context}, {"us", r.us},
                            {"gbs", r.gbs}, {"pct_of_copy", r.pct}, {"splits", r.splits}});
     fmt::print("{}\n", j.dump(2));
     return kExitOk;
   }
-  fmt::print("device copy bandwidth: {:.0f} GB/s (read + write)\n", copy);
+  fmt::print("device copy bandwidth: {:.0f} GB/s (read + write); median of {} runs of {} back-to-back launches\n",
+             copy, o.runs, o.back_to_back);
   fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "splits", "us", "GB/s",
              "%copy");
   for (const Row& r : rows)
