@@ -15,9 +15,9 @@
 #include "runtime/artifact_provider.h"
 #include "runtime/device.h"
 #include "runtime/launch_args.h"
+#include "runtime/launch_plan.h"
 #include "runtime/loaded_kernel_key.h"
 #include "runtime/module_loader.h"
-#include "runtime/launch_plan.h"
 #include "runtime/self_test.h"
 
 namespace kvjit {

@@ -126,13 +126,15 @@ struct Timing {
 
 // Median µs of one step(i) call over `runs` samples (after 10 warm-up samples), each sample the mean of
 // back_to_back calls between two events on the null stream. With one call the GPU sits idle from the start
-// event until the host has submitted the launch, so the sample includes that submission; back-to-back
-// calls queue behind each other as an engine's steps do, and measure the GPU's time alone.
+// event until the host has submitted the launch, so the sample includes that submission. Back-to-back calls
+// queue behind each other as an engine's steps do: where a launch runs longer on the GPU than the host takes
+// to submit the next (about 3.6 µs for Kernel::decode), the sample is the GPU's time; below that it is the
+// host's submission rate, an upper bound of the GPU's time.
 template <typename Step>
 double median_us(const DriverApi* api, const Timing& timing, Step step) {
   Timer t(api);
   std::vector<double> times;
-  int call = 0;
+  long long call = 0;
   for (int i = 0; i < timing.runs + 10; ++i) {
     BENCH_CU(cuEventRecord_(t.start, nullptr));
     for (int r = 0; r < timing.back_to_back; ++r) step(call++);
@@ -215,8 +217,9 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
   args.num_splits = splits;
-  const double us = median_us(api, timing, [&](int i) {
-    args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + static_cast<size_t>(i % sets) * batch * pages_per_seq;
+  const double us = median_us(api, timing, [&](long long i) {
+    const size_t set = static_cast<size_t>(i % sets);
+    args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + set * batch * pages_per_seq;
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
   });
   Row row = make_row(to_string((*kernel)->spec()), batch, context, us,
@@ -320,7 +323,7 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
   args.workspace = reinterpret_cast<void*>(workspace.ptr);
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
-  const double us = median_us(api, timing, [&](int) {
+  const double us = median_us(api, timing, [&](long long) {
     dequant.launch(k.ptr, ks.ptr, k16.ptr, rows, spec.head_dim, 0.02f);
     dequant.launch(v.ptr, vs.ptr, v16.ptr, rows, spec.head_dim, 0.02f);
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
@@ -397,7 +400,9 @@ Action add_bench_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, kMaxSplits));
   cmd->add_option("--kv-heads", o->kv_heads, "KV heads (query heads = gqa x this)")->capture_default_str();
-  cmd->add_option("--runs", o->runs, "Timed runs per shape (median reported)")->capture_default_str();
+  cmd->add_option("--runs", o->runs, "Timed runs per shape (median reported)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
   cmd->add_option("--back-to-back", o->back_to_back,
                   "Launches per timed run, queued without a host wait between them (the run's mean is one "
                   "sample); 1 also times the host's submission of the launch")
