@@ -46,10 +46,15 @@ __device__ __forceinline__ void fence_gpu() { asm volatile("fence.acq_rel.gpu;" 
 __device__ __forceinline__ void ld_cg2(const float* p, float& a, float& b) {
   asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(a), "=f"(b) : "l"(p));
 }
-__device__ __forceinline__ void ld_cg4(const float* p, float (&v)[4]) {
-  asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];"
-               : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
-               : "l"(p));
+// Zeros where `load` is false. Predicated inside the asm, so a batch of these stays one basic block: behind
+// branches, the merge's 16 unrolled loads added ~150 ms to a cold compile (NVRTC 13), predicated ~50 ms.
+__device__ __forceinline__ void ld_cg4_if(bool load, const float* p, float (&v)[4]) {
+  asm volatile(
+      "{\n .reg .pred q;\n setp.ne.b32 q, %5, 0;\n"
+      " mov.b32 %0, 0;\n mov.b32 %1, 0;\n mov.b32 %2, 0;\n mov.b32 %3, 0;\n"
+      " @q ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];\n}"
+      : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+      : "l"(p), "r"(static_cast<int>(load)));
 }
 
 // The CTA's merged state for output element (h, d): max, sum and unnormalized output over its warps.
@@ -73,14 +78,32 @@ __device__ __forceinline__ void merge_warps(const DecodeSmem<W, H, HD>& s, int h
 
 // The last CTA of a split merges the partitions' states (log-sum-exp merge). Each partition's weight
 // l_z 2^(m_z - m) / sum goes to shared memory first, one warp per head with a lane per partition, so each
-// output element is then a dot product over independent loads: issued 8 at a time (16 bytes each), their L2
-// latencies overlap. One load after another, each waited for, cost ~0.5 µs per partition on an H100.
+// output element is then a dot product over independent loads. A thread takes 4 consecutive elements of a
+// head (16-byte loads; head_dim is a multiple of 16 and each partial row starts 64-byte aligned) and keeps
+// kMergeLoads partitions' loads in flight: their L2 latencies overlap (one load after another, each waited
+// for, cost ~0.5 µs per partition on an H100). The first batch is issued before the weights are computed,
+// so that latency overlaps theirs too: at batch 1 this merge is the launch's tail, the one CTA still running.
+constexpr int kMergeLoads = 16;
+
+template <int HD>
+__device__ __forceinline__ void load_partials(const float* part, int z0, int n, float (&x)[kMergeLoads][4]) {
+#pragma unroll
+  for (int j = 0; j < kMergeLoads; ++j)
+    ld_cg4_if(z0 + j < n, part + static_cast<i64>(z0 + j) * HD, x[j]);
+}
+
 template <class QElem, int W, int H, int HD>
 __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W, H, HD>& s, const SplitWorkspace& ws,
                                              int num_q_heads, int q_head0, int b, float out_scale) {
   static_assert(W * HD >= kMaxSplits, "the merge weights of a head must fit in its partial-output rows");
   const int n = p.num_splits;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  // Index idx is 4 consecutive dims of one head: its output row, and where its first partition's partial is.
+  const auto row_of = [&](int idx) { return static_cast<i64>(b) * num_q_heads + q_head0 + idx / (HD / 4); };
+  const auto part_of = [&](int idx) { return ws.o + row_of(idx) * n * HD + (idx % (HD / 4)) * 4; };
+  float x[kMergeLoads][4];
+  if (threadIdx.x < H * HD / 4) load_partials<HD>(part_of(threadIdx.x), 0, n, x);
+
   float* weights = &s.acc[0][0][0];  // [H][W * HD]; the partials were written out already
   float* m_head = &s.m[0][0];  // [H], merged max and sum per head (warp 0's slots, free by now)
   float* l_head = &s.l[0][0];
@@ -109,40 +132,44 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
 #pragma unroll
     for (int j = 0; j < kMaxSplits / 32; ++j)
-      if (lane + 32 * j < n) weights[h * (W * HD) + lane + 32 * j] = lz[j] * inv;
+      weights[h * (W * HD) + lane + 32 * j] = lane + 32 * j < n ? lz[j] * inv : 0.0f;  // zeros: see below
     if (lane == 0) {
       m_head[h] = m;
       l_head[h] = sum;
     }
   }
   __syncthreads();
+  // (element, batch of partitions) pairs in order; the loads of the next pair are issued before the output
+  // of a finished element is written.
   const float neg_inf = bits_to_f32(0xff800000u);
-  // A thread takes 4 consecutive elements of a head (16-byte loads; head_dim is a multiple of 16 and each
-  // partial row starts 64-byte aligned) and keeps 8 partitions' loads in flight.
-  for (int idx = threadIdx.x; idx < H * HD / 4; idx += W * 32) {
-    const int h = idx / (HD / 4), d = (idx % (HD / 4)) * 4;
-    const i64 q_row = static_cast<i64>(b) * num_q_heads + q_head0 + h;
-    const float* part = ws.o + q_row * n * HD + d;
-    const float* w = weights + h * (W * HD);
-    float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int z0 = 0; z0 < n; z0 += 8) {
-      float x[8][4];
+  float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  for (int idx = threadIdx.x, z0 = 0; idx < H * HD / 4;) {
+    const float* w = weights + (idx / (HD / 4)) * (W * HD);
+    // Past the last partition x and w are zeros (w has kMaxSplits entries, a multiple of kMergeLoads).
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
-        if (z0 + j < n) ld_cg4(part + static_cast<i64>(z0 + j) * HD, x[j]);
+    for (int j = 0; j < kMergeLoads; ++j) {
+      const float wz = w[z0 + j];
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
-        if (z0 + j < n) {
-          const float wz = w[z0 + j];
-#pragma unroll
-          for (int e = 0; e < 4; ++e) o[e] += x[j][e] * wz;
-        }
+      for (int e = 0; e < 4; ++e) o[e] += x[j][e] * wz;
     }
-    const float l = l_head[h];
+    const int done = idx;
+    z0 += kMergeLoads;
+    if (z0 >= n) {
+      idx += W * 32;
+      z0 = 0;
+    }
+    if (idx < H * HD / 4) load_partials<HD>(part_of(idx), z0, n, x);
+    if (z0 == 0) {  // element `done` is complete
+      const int h = done / (HD / 4), d = (done % (HD / 4)) * 4;
+      const i64 q_row = row_of(done);
+      const float l = l_head[h];
 #pragma unroll
-    for (int e = 0; e < 4; ++e)
-      static_cast<u16*>(p.o)[q_row * HD + d + e] = QElem::from_f32(l > 0.0f ? o[e] * out_scale : 0.0f);
-    if (p.lse != nullptr && d == 0) p.lse[q_row] = l > 0.0f ? (m_head[h] + lg2(l)) * kLn2 : neg_inf;
+      for (int e = 0; e < 4; ++e) {
+        static_cast<u16*>(p.o)[q_row * HD + d + e] = QElem::from_f32(l > 0.0f ? o[e] * out_scale : 0.0f);
+        o[e] = 0.0f;
+      }
+      if (p.lse != nullptr && d == 0) p.lse[q_row] = l > 0.0f ? (m_head[h] + lg2(l)) * kLn2 : neg_inf;
+    }
   }
 }
 

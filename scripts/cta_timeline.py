@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Where a decode launch's time goes, CTA by CTA (docs/PERFORMANCE.md §3f).
+
+  cta_timeline.py instrument OUT_DIR   copy templates/kvjit to OUT_DIR/kvjit with timestamps added
+  cta_timeline.py summarize LOG...     per-launch summary of `kvjit bench` output run on those templates
+
+The instrumented tensor-core body reads %globaltimer at the CTA's start, after warp 0's first tile, at warp
+0's loop end and at the CTA merge, and prints one `TRACE` line per CTA at its end, for the 31st launch of
+the module only (so warm-up and timing launches around it are untouched). Run one shape per process
+(the launch counter is a module global):
+
+  KVJIT_TEMPLATE_DIR=OUT_DIR KVJIT_CACHE_DIR=$(mktemp -d) kvjit bench --spec SPEC --batch 1 --context 32768 \
+      --runs 3 --no-baseline > log.txt
+
+Printing costs the launch a few per cent, and in a launch of several waves later CTAs wait on the printf
+buffer: read single-wave shapes only.
+"""
+import collections
+import pathlib
+import shutil
+import statistics
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TRACED_LAUNCH = 30
+
+PRELUDE = """
+extern "C" __device__ int vprintf(const char*, const char*);
+namespace kvjit {
+__device__ unsigned kvjit_trace_ctas;
+__device__ __forceinline__ unsigned long long trace_now() {
+  unsigned long long t;
+  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+  return t;
+}
+struct TraceRecord { unsigned sm, x, y, z; unsigned long long start, first_tile, loop_end, merged, end; };
+}  // namespace kvjit
+"""
+
+# (anchor in decode_mma.cuh, text inserted after it, or before it where the anchor starts with "^");
+# each anchor must occur exactly once.
+EDITS = [
+    ("  __shared__ DecodeSmem<W, H, HD> smem;\n",
+     "  unsigned long long trace_start = trace_now(), trace_first = 0, trace_loop = 0, trace_merged = 0;\n"),
+    ("      mma_tile_math<C>(p, cur, qa, tile, range.end, t, st);\n      cur = next;\n",
+     "      if (trace_first == 0) trace_first = trace_now();\n"),
+    ("      mma_load_tile<C>(seq, tile, range.end, g, t, cur);\n      mma_tile_math<C>(p, cur, qa, tile, range.end, t, st);\n",
+     "      if (trace_first == 0) trace_first = trace_now();\n"),
+    ("^  // Hand the warp's state to the CTA merge", "  trace_loop = trace_now();\n"),
+    ("^  const float out_scale = (Fmt::kTensorScaled", "  trace_merged = trace_now();\n"),
+    ("  finish_decode<typename C::QElem>(p, smem, num_q_heads, q_head0, b, out_scale);\n", f"""\
+  if (threadIdx.x == 0) {{
+    unsigned n;
+    asm volatile("atom.global.add.u32 %0, [%1], 1;" : "=r"(n) : "l"(&kvjit_trace_ctas) : "memory");
+    if (n / (gridDim.x * gridDim.y * gridDim.z) == {TRACED_LAUNCH}) {{
+      unsigned sm;
+      asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
+      const TraceRecord r{{sm, blockIdx.x, blockIdx.y, blockIdx.z, trace_start, trace_first, trace_loop, trace_merged,
+                          trace_now()}};
+      vprintf("TRACE %u %u %u %u %llu %llu %llu %llu %llu\\n", reinterpret_cast<const char*>(&r));
+    }}
+  }}
+"""),
+]
+
+
+def instrument(out_dir):
+    out = pathlib.Path(out_dir) / "kvjit"
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(ROOT / "templates" / "kvjit", out)
+    path = out / "decode_mma.cuh"
+    text = path.read_text()
+    text = text.replace("namespace kvjit {\n", PRELUDE + "namespace kvjit {\n", 1)
+    for anchor, added in EDITS:
+        before = anchor.startswith("^")
+        anchor = anchor.lstrip("^")
+        if text.count(anchor) != 1:
+            sys.exit(f"cta_timeline: the anchor {anchor.strip()[:60]!r} is not in decode_mma.cuh exactly once")
+        text = text.replace(anchor, added + anchor if before else anchor + added)
+    path.write_text(text)
+    print(f"instrumented templates in {out}")
+
+
+def spread(values):
+    return f"{min(values):.1f}/{statistics.median(values):.1f}/{max(values):.1f}"
+
+
+def summarize(paths):
+    for name in paths:
+        rows = [[int(v) for v in line.split()[1:]] for line in open(name) if line.startswith("TRACE")]
+        if not rows:
+            print(f"{name}: no TRACE lines")
+            continue
+        t0 = min(r[4] for r in rows)
+        span = (max(r[8] for r in rows) - t0) / 1e3
+        us = lambda a, b: [(r[b] - r[a]) / 1e3 for r in rows if r[a] and r[b]]
+        print(f"{name}: {len(rows)} CTAs, launch span {span:.1f} us (min/median/max below, us)")
+        print(f"  CTA time {spread(us(4, 8))}; start to first tile done {spread(us(4, 5))}; "
+              f"start to warp 0's loop end {spread(us(4, 6))}; CTA merge to end {spread(us(7, 8))}")
+        ends = sorted((r[8] - t0) / 1e3 for r in rows)
+        print("  CTA ends at percentiles 0/25/50/75/100:",
+              [round(ends[int(q * (len(ends) - 1))], 1) for q in (0, 0.25, 0.5, 0.75, 1)])
+        bins = 20
+        active = [sum(1 for r in rows if (r[4] - t0) / 1e3 <= (i + 0.5) * span / bins < (r[8] - t0) / 1e3)
+                  for i in range(bins)]
+        print(f"  CTAs running in each 1/{bins} of the span:", active)
+        per_sm = collections.Counter(r[0] for r in rows)
+        print(f"  CTAs per SM {min(per_sm.values())}..{max(per_sm.values())} over {len(per_sm)} SMs")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[1] == "instrument":
+        instrument(sys.argv[2])
+    elif len(sys.argv) >= 3 and sys.argv[1] == "summarize":
+        summarize(sys.argv[2:])
+    else:
+        sys.exit(__doc__)
