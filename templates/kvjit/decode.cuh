@@ -209,7 +209,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
   __syncthreads();
 
   const float out_scale = (Fmt::kTensorScaled ? p.v_scale : 1.0f) * Fmt::kPostScale;
-  finish_decode<typename C::QElem>(p, smem, num_q_heads, q_head0, b, out_scale);
+  finish_decode<typename C::QElem, /*kEarlyMerge=*/false>(p, smem, num_q_heads, q_head0, b, out_scale);
 }
 
 }  // namespace kvjit

@@ -46,6 +46,11 @@ __device__ __forceinline__ void fence_gpu() { asm volatile("fence.acq_rel.gpu;" 
 __device__ __forceinline__ void ld_cg2(const float* p, float& a, float& b) {
   asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(a), "=f"(b) : "l"(p));
 }
+__device__ __forceinline__ void ld_cg4(const float* p, float (&v)[4]) {
+  asm volatile("ld.global.cg.v4.f32 {%0, %1, %2, %3}, [%4];"
+               : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+               : "l"(p));
+}
 // Zeros where `load` is false. Predicated inside the asm, so a batch of these stays one basic block: behind
 // branches, the merge's 16 unrolled loads added ~150 ms to a cold compile (NVRTC 13), predicated ~50 ms.
 __device__ __forceinline__ void ld_cg4_if(bool load, const float* p, float (&v)[4]) {
@@ -80,19 +85,29 @@ __device__ __forceinline__ void merge_warps(const DecodeSmem<W, H, HD>& s, int h
 // l_z 2^(m_z - m) / sum goes to shared memory first, one warp per head with a lane per partition, so each
 // output element is then a dot product over independent loads. A thread takes 4 consecutive elements of a
 // head (16-byte loads; head_dim is a multiple of 16 and each partial row starts 64-byte aligned) and keeps
-// kMergeLoads partitions' loads in flight: their L2 latencies overlap (one load after another, each waited
-// for, cost ~0.5 µs per partition on an H100). The first batch is issued before the weights are computed,
-// so that latency overlaps theirs too: at batch 1 this merge is the launch's tail, the one CTA still running.
-constexpr int kMergeLoads = 16;
+// MergeLoads<kEarly>::kCount partitions' loads in flight: their L2 latencies overlap (one load after
+// another, each waited for, cost ~0.5 µs per partition on an H100).
+//
+// kEarly: 16 loads in flight, the first batch issued before the weights are computed, so that latency
+// overlaps theirs too; at batch 1 this merge is the launch's tail, the one CTA still running (1 x 32768
+// 0.7-1.2 µs faster on an H100). Its 64 floats stay live through the weights' computation, which costs
+// nothing where the decode body needs more registers anyway (the tensor-core body from head_dim 128: 142 and
+// up) and took lighter kernels from 56-82 registers to 90-96, with fewer CTAs an SM. Otherwise: 8 loads in
+// flight, each batch loaded where it is used.
+template <bool kEarly>
+struct MergeLoads {
+  static constexpr int kCount = kEarly ? 16 : 8;
+  static_assert(kMaxSplits % kCount == 0, "a batch past the last partition reads zero weights up to kMaxSplits");
+};
 
-template <int HD>
-__device__ __forceinline__ void load_partials(const float* part, int z0, int n, float (&x)[kMergeLoads][4]) {
+template <int HD, int N>
+__device__ __forceinline__ void load_partials(const float* part, int z0, int n, float (&x)[N][4]) {
 #pragma unroll
-  for (int j = 0; j < kMergeLoads; ++j)
+  for (int j = 0; j < N; ++j)
     ld_cg4_if(z0 + j < n, part + static_cast<i64>(z0 + j) * HD, x[j]);
 }
 
-template <class QElem, int W, int H, int HD>
+template <class QElem, bool kEarly, int W, int H, int HD>
 __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W, H, HD>& s, const SplitWorkspace& ws,
                                              int num_q_heads, int q_head0, int b, float out_scale) {
   static_assert(W * HD >= kMaxSplits, "the merge weights of a head must fit in its partial-output rows");
@@ -101,8 +116,9 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
   // Index idx is 4 consecutive dims of one head: its output row, and where its first partition's partial is.
   const auto row_of = [&](int idx) { return static_cast<i64>(b) * num_q_heads + q_head0 + idx / (HD / 4); };
   const auto part_of = [&](int idx) { return ws.o + row_of(idx) * n * HD + (idx % (HD / 4)) * 4; };
-  float x[kMergeLoads][4];
-  if (threadIdx.x < H * HD / 4) load_partials<HD>(part_of(threadIdx.x), 0, n, x);
+  typedef MergeLoads<kEarly> L;
+  float x[L::kCount][4];
+  if (kEarly && threadIdx.x < H * HD / 4) load_partials<HD>(part_of(threadIdx.x), 0, n, x);
 
   float* weights = &s.acc[0][0][0];  // [H][W * HD]; the partials were written out already
   float* m_head = &s.m[0][0];  // [H], merged max and sum per head (warp 0's slots, free by now)
@@ -139,43 +155,65 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
     }
   }
   __syncthreads();
-  // (element, batch of partitions) pairs in order; the loads of the next pair are issued before the output
-  // of a finished element is written.
   const float neg_inf = bits_to_f32(0xff800000u);
-  float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-  for (int idx = threadIdx.x, z0 = 0; idx < H * HD / 4;) {
-    const float* w = weights + (idx / (HD / 4)) * (W * HD);
-    // Past the last partition x and w are zeros (w has kMaxSplits entries, a multiple of kMergeLoads).
+  const auto write_output = [&](int idx, const float(&o)[4]) {
+    const int h = idx / (HD / 4), d = (idx % (HD / 4)) * 4;
+    const i64 q_row = row_of(idx);
+    const float l = l_head[h];
 #pragma unroll
-    for (int j = 0; j < kMergeLoads; ++j) {
-      const float wz = w[z0 + j];
+    for (int e = 0; e < 4; ++e)
+      static_cast<u16*>(p.o)[q_row * HD + d + e] = QElem::from_f32(l > 0.0f ? o[e] * out_scale : 0.0f);
+    if (p.lse != nullptr && d == 0) p.lse[q_row] = l > 0.0f ? (m_head[h] + lg2(l)) * kLn2 : neg_inf;
+  };
+  if constexpr (!kEarly) {  // the merge as before the early loads: guarded, no loads across iterations
+    for (int idx = threadIdx.x; idx < H * HD / 4; idx += W * 32) {
+      const float* part = part_of(idx);
+      const float* w = weights + (idx / (HD / 4)) * (W * HD);
+      float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      for (int z0 = 0; z0 < n; z0 += L::kCount) {
 #pragma unroll
-      for (int e = 0; e < 4; ++e) o[e] += x[j][e] * wz;
-    }
-    const int done = idx;
-    z0 += kMergeLoads;
-    if (z0 >= n) {
-      idx += W * 32;
-      z0 = 0;
-    }
-    if (idx < H * HD / 4) load_partials<HD>(part_of(idx), z0, n, x);
-    if (z0 == 0) {  // element `done` is complete
-      const int h = done / (HD / 4), d = (done % (HD / 4)) * 4;
-      const i64 q_row = row_of(done);
-      const float l = l_head[h];
+        for (int j = 0; j < L::kCount; ++j)
+          if (z0 + j < n) ld_cg4(part + static_cast<i64>(z0 + j) * HD, x[j]);
 #pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        static_cast<u16*>(p.o)[q_row * HD + d + e] = QElem::from_f32(l > 0.0f ? o[e] * out_scale : 0.0f);
-        o[e] = 0.0f;
+        for (int j = 0; j < L::kCount; ++j)
+          if (z0 + j < n) {
+            const float wz = w[z0 + j];
+#pragma unroll
+            for (int e = 0; e < 4; ++e) o[e] += x[j][e] * wz;
+          }
       }
-      if (p.lse != nullptr && d == 0) p.lse[q_row] = l > 0.0f ? (m_head[h] + lg2(l)) * kLn2 : neg_inf;
+      write_output(idx, o);
+    }
+  } else {
+    // (element, batch of partitions) pairs in order; the next pair's loads are issued before a finished
+    // element's output is written.
+    float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int idx = threadIdx.x, z0 = 0; idx < H * HD / 4;) {
+      // Past the last partition x and w are zeros (w has kMaxSplits entries, a multiple of the batch).
+      const float* w = weights + (idx / (HD / 4)) * (W * HD) + z0;
+#pragma unroll
+      for (int j = 0; j < L::kCount; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[e] += x[j][e] * w[j];
+      const int done = idx;
+      z0 += L::kCount;
+      if (z0 >= n) {
+        idx += W * 32;
+        z0 = 0;
+      }
+      if (idx < H * HD / 4) load_partials<HD>(part_of(idx), z0, n, x);
+      if (z0 == 0) {  // element `done` is complete
+        write_output(done, o);
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[e] = 0.0f;
+      }
     }
   }
 }
 
-// out_scale: the factor every output takes (per-tensor v_scale, the format's post-scale).
+// out_scale: the factor every output takes (per-tensor v_scale, the format's post-scale). kEarlyMerge: see MergeLoads.
 // An empty sequence (or window) attends to nothing: its output is 0 and its LSE -inf.
-template <class QElem, int W, int H, int HD>
+template <class QElem, bool kEarlyMerge, int W, int H, int HD>
 __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<W, H, HD>& s, int num_q_heads,
                                               int q_head0, int b, float out_scale) {
   const float neg_inf = bits_to_f32(0xff800000u);
@@ -213,7 +251,7 @@ __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<
   __syncthreads();
   if (!s.last) return;
   fence_gpu();
-  merge_splits<QElem>(p, s, ws, num_q_heads, q_head0, b, out_scale);
+  merge_splits<QElem, kEarlyMerge>(p, s, ws, num_q_heads, q_head0, b, out_scale);
   if (threadIdx.x == 0) *counter = 0u;  // ready for the next launch (graph replays included)
 }
 

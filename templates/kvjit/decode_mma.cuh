@@ -323,7 +323,8 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
   __syncthreads();
 
   const float out_scale = (Fmt::kTensorScaled ? p.v_scale : 1.0f) * Fmt::kMmaPostScale;
-  finish_decode<typename C::QElem>(p, smem, num_q_heads, q_head0, b, out_scale);
+  // From head_dim 128 this body holds 142 registers and more: the split merge's early loads fit under them.
+  finish_decode<typename C::QElem, (HD >= 128)>(p, smem, num_q_heads, q_head0, b, out_scale);
 }
 
 }  // namespace kvjit
