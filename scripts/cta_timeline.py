@@ -17,6 +17,7 @@ buffer: read single-wave shapes only.
 """
 import collections
 import pathlib
+import re
 import shutil
 import statistics
 import sys
@@ -48,7 +49,7 @@ EDITS = [
      "      if (trace_first == 0) trace_first = trace_now();\n"),
     ("^  // Hand the warp's state to the CTA merge", "  trace_loop = trace_now();\n"),
     ("^  const float out_scale = (Fmt::kTensorScaled", "  trace_merged = trace_now();\n"),
-    ("  finish_decode<typename C::QElem>(p, smem, num_q_heads, q_head0, b, out_scale);\n", f"""\
+    ("FINISH_DECODE_CALL", f"""\
   if (threadIdx.x == 0) {{
     unsigned n;
     asm volatile("atom.global.add.u32 %0, [%1], 1;" : "=r"(n) : "l"(&kvjit_trace_ctas) : "memory");
@@ -71,9 +72,13 @@ def instrument(out_dir):
     path = out / "decode_mma.cuh"
     text = path.read_text()
     text = text.replace("namespace kvjit {\n", PRELUDE + "namespace kvjit {\n", 1)
+    # The body's last statement, whatever template arguments it passes.
+    finish_call = re.search(r"^  finish_decode<.*\n", text, re.M)
+    if finish_call is None:
+        sys.exit("cta_timeline: no finish_decode call in decode_mma.cuh")
     for anchor, added in EDITS:
         before = anchor.startswith("^")
-        anchor = anchor.lstrip("^")
+        anchor = finish_call.group(0) if anchor == "FINISH_DECODE_CALL" else anchor.lstrip("^")
         if text.count(anchor) != 1:
             sys.exit(f"cta_timeline: the anchor {anchor.strip()[:60]!r} is not in decode_mma.cuh exactly once")
         text = text.replace(anchor, added + anchor if before else anchor + added)
