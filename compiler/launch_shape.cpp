@@ -37,4 +37,6 @@ LaunchShape launch_shape(const Spec& spec) {
   return shape;
 }
 
+bool uses_grid_dependency(const Spec& spec) { return spec.kind == Kind::decode && spec.arch.sm >= 90; }
+
 }  // namespace kvjit

@@ -18,4 +18,9 @@ struct LaunchShape {
 
 LaunchShape launch_shape(const Spec& spec);
 
+// Whether the spec's kernel waits for the grid before it in the stream with griddepcontrol
+// (templates/kvjit/grid_dependency.cuh), so the runtime may launch it with programmatic dependent launch:
+// decode kernels from sm_90 on.
+bool uses_grid_dependency(const Spec& spec);
+
 }  // namespace kvjit

@@ -62,13 +62,14 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "  static constexpr int kUnroll = {};\n"
       "  static constexpr bool kSoftcap = {};\n"
       "  static constexpr bool kContig = {};\n"
+      "  static constexpr bool kGridDependency = {};\n"
       "  typedef {} QElem;\n"
       "  typedef {} Format;\n"
       "  typedef {} Layout;\n"
       "  typedef kvjit::{}<{}, Layout> Paging;\n"
       "}};\n",
       spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, spec.softcap,
-      spec.paging == Paging::contig, elem_type(spec.q), format_type(spec), layout, paging_type(spec.paging), page);
+      spec.paging == Paging::contig, uses_grid_dependency(spec), elem_type(spec.q), format_type(spec), layout, paging_type(spec.paging), page);
 
   out.source = fmt::format(
       "// kvjit specialized kernel\n"

@@ -63,6 +63,8 @@ struct DriverApi {
 #define KVJIT_DECLARE_DRIVER_FN(name) decltype(&name) name##_ = nullptr;
   KVJIT_DRIVER_FUNCTIONS(KVJIT_DECLARE_DRIVER_FN)
 #undef KVJIT_DECLARE_DRIVER_FN
+  // Optional (drivers from CUDA 12.0 on): null where the driver lacks it; launches then take cuLaunchKernel.
+  decltype(&cuLaunchKernelEx) cuLaunchKernelEx_ = nullptr;
   int driver_version = 0;  // e.g. 13000
 };
 

@@ -46,6 +46,11 @@ struct DecodeArgs {
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   int num_splits = 0;     // 0: choose from batch, heads, max_seq_len and SM count; n > 0: exactly n (<= kMaxSplits, 128)
+  // Programmatic dependent launch: the launch may be scheduled while the stream's previous kernel still runs
+  // (its CTAs then wait, before reading anything, for that kernel to finish), which hides the launch latency
+  // between kernels. Results are the same either way. Taken on sm_90+ with a driver that has cuLaunchKernelEx,
+  // a plain launch elsewhere. CUDA graphs capture it as a programmatic edge.
+  bool pdl = false;
   // Optional: the spec these arguments were shaped for; a launch through a kernel of another spec fails.
   const Spec* expected_spec = nullptr;
 };

@@ -193,6 +193,7 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
   plan.grid[1] = static_cast<unsigned>(a.batch);
   plan.grid[2] = static_cast<unsigned>(splits);
   plan.block[0] = static_cast<unsigned>(shape.threads());
+  plan.programmatic = a.pdl && uses_grid_dependency(spec);
   return plan;
 }
 

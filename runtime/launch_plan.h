@@ -15,6 +15,9 @@ struct LaunchPlan {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};
   bool empty = false;  // nothing to do (e.g. zero tokens to append): no launch
+  // Launch with programmatic stream serialization (DecodeArgs::pdl, where the kernel waits for the grid
+  // before it: uses_grid_dependency). The launch falls back to a plain one where the driver lacks the entry.
+  bool programmatic = false;
 };
 
 // kMaxSplits, the most KV partitions a split launch uses, is in params.cuh: the kernels' merge relies on it.

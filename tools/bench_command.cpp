@@ -23,6 +23,7 @@ struct BenchOptions {
   std::vector<int> batches = {1, 8, 32, 128};
   std::vector<int> contexts = {1024, 4096, 16384};
   std::vector<int> splits = {0};  // KV partitions per sequence; 0: the launch chooses
+  std::vector<int> pdl = {0};     // 1: launches with programmatic dependent launch (DecodeArgs::pdl)
   int kv_heads = 8;
   int runs = 100;
   int back_to_back = 20;  // launches between one pair of events (their mean is one sample)
@@ -160,7 +161,7 @@ Row make_row(std::string name, int batch, int context, double us, double bytes, 
 }
 
 Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int batch, int context, int kv_heads,
-                 int splits, const Timing& timing, double copy_gbs) {
+                 int splits, bool pdl, const Timing& timing, double copy_gbs) {
   auto kernel = engine.get(spec);
   if (!kernel) throw KvjitError(kernel.error());
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
@@ -217,12 +218,15 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
   args.num_splits = splits;
+  args.pdl = pdl;
   const double us = median_us(api, timing, [&](long long i) {
     const size_t set = static_cast<size_t>(i % sets);
     args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + set * batch * pages_per_seq;
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
   });
-  Row row = make_row(to_string((*kernel)->spec()), batch, context, us,
+  // " +pdl": launched with programmatic dependent launch, so each launch of a sample overlaps the previous
+  // one's end (a plain launch where the kernel or driver cannot: DecodeArgs::pdl).
+  Row row = make_row(to_string((*kernel)->spec()) + (pdl ? " +pdl" : ""), batch, context, us,
                      decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
   row.splits = splits > 0 ? splits : (*kernel)->decode_splits(batch, kv_heads, context);
   return row;
@@ -362,7 +366,9 @@ int run_bench(const BenchOptions& o) {
   for (const Spec& s : specs)
     for (int b : o.batches)
       for (int c : o.contexts) {
-        for (int n : o.splits) rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, timing, copy));
+        for (int n : o.splits)
+          for (int pdl : o.pdl)
+            rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, pdl != 0, timing, copy));
         if (o.baseline && kv_element_bytes(s.kv) == 1)
           rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, timing, copy));
       }
@@ -399,6 +405,11 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--splits", o->splits, "KV partitions per sequence to time (0: the launch chooses)")
       ->capture_default_str()
       ->check(CLI::Range(0, kMaxSplits));
+  cmd->add_option("--pdl", o->pdl,
+                  "1: launch with programmatic dependent launch (sm_90+), so back-to-back launches overlap; "
+                  "`--pdl 0 1` times both")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1));
   cmd->add_option("--kv-heads", o->kv_heads, "KV heads (query heads = gqa x this)")->capture_default_str();
   cmd->add_option("--runs", o->runs, "Timed runs per shape (median reported)")
       ->capture_default_str()

@@ -134,7 +134,8 @@ typedef struct kvjit_decode_args {
   int32_t window;                 /* > 0: attend to the last `window` tokens only */
   int32_t max_seq_len;            /* with a workspace: the longest sequence of this launch (0: no split) */
   int32_t num_splits;             /* 0: chosen from the shapes; n: exactly n partitions (needs a workspace) */
-  int32_t reserved_;              /* zero */
+  int32_t pdl;                    /* nonzero: programmatic dependent launch where the device (sm_90+) and driver
+                                   * have it; results are the same (runtime/launch_args.h DecodeArgs::pdl) */
 } kvjit_decode_args;
 
 /* Launch arguments of an append kernel (AppendArgs): quantizes and stores new tokens' K and V. */
@@ -158,7 +159,8 @@ typedef struct kvjit_append_args {
   int32_t seq_capacity;
   float k_scale;                  /* per-tensor scales (e4m3, e5m2); 1 otherwise */
   float v_scale;
-  int32_t reserved_;              /* zero */
+  int32_t pdl;                    /* nonzero: programmatic dependent launch where the device (sm_90+) and driver
+                                   * have it; results are the same (runtime/launch_args.h DecodeArgs::pdl) */
 } kvjit_append_args;
 
 /* ---- Version ---- */

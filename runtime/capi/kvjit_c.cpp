@@ -207,6 +207,7 @@ kvjit::DecodeArgs to_cpp(const kvjit_decode_args& a) {
   d.workspace = a.workspace;
   d.workspace_bytes = a.workspace_bytes;
   d.num_splits = a.num_splits;
+  d.pdl = a.pdl != 0;
   return d;
 }
 

@@ -12,6 +12,7 @@
 
 #include "kvjit/decode_finish.cuh"
 #include "kvjit/formats.cuh"
+#include "kvjit/grid_dependency.cuh"
 #include "kvjit/paging.cuh"
 
 namespace kvjit {
@@ -44,6 +45,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
   const int kv_head = blockIdx.x / S::kChunks, chunk = blockIdx.x % S::kChunks, b = blockIdx.y;
   const int num_q_heads = p.num_kv_heads * C::kGqa;
   const int q_head0 = kv_head * C::kGqa + chunk * H;
+  wait_for_prior_grids<C::kGridDependency>();
   const typename C::Paging seq(p, b, kv_head);
 
   const SplitRange range(p, seq.len);
@@ -209,6 +211,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
   __syncthreads();
 
   const float out_scale = (Fmt::kTensorScaled ? p.v_scale : 1.0f) * Fmt::kPostScale;
+  allow_dependent_grids<C::kGridDependency>();
   finish_decode<typename C::QElem, /*kEarlyMerge=*/false>(p, smem, num_q_heads, q_head0, b, out_scale);
 }
 

@@ -18,6 +18,7 @@
 
 #include "kvjit/decode_finish.cuh"
 #include "kvjit/formats.cuh"
+#include "kvjit/grid_dependency.cuh"
 #include "kvjit/mma.cuh"
 #include "kvjit/paging.cuh"
 
@@ -242,6 +243,7 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
   const int kv_head = blockIdx.x / kChunks, chunk = blockIdx.x % kChunks, b = blockIdx.y;
   const int num_q_heads = p.num_kv_heads * C::kGqa;
   const int q_head0 = kv_head * C::kGqa + chunk * H;
+  wait_for_prior_grids<C::kGridDependency>();
   const typename C::Paging seq(p, b, kv_head);
   const SplitRange range(p, seq.len);
 
@@ -323,6 +325,7 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
   __syncthreads();
 
   const float out_scale = (Fmt::kTensorScaled ? p.v_scale : 1.0f) * Fmt::kMmaPostScale;
+  allow_dependent_grids<C::kGridDependency>();
   // From head_dim 128 this body holds 142 registers and more: the split merge's early loads fit under them.
   finish_decode<typename C::QElem, (HD >= 128)>(p, smem, num_q_heads, q_head0, b, out_scale);
 }

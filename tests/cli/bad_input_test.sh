@@ -97,6 +97,7 @@ expect "dump into a non-UTF-8 path under a file" 1 "Not a directory" -- \
 expect "bench without a driver" 1 "kvjit bench: no CUDA driver found: " -- bench
 expect "bench splits past the most" 2 "--splits: Value 129 not in range 0 to 128" -- bench --splits 129
 expect "bench negative splits" 2 "--splits: Value -1 not in range 0 to 128" -- bench --splits -1
+expect "bench pdl past 1" 2 "--pdl: Value 2 not in range 0 to 1" -- bench --pdl 2
 expect "bench zero launches a run" 2 "--back-to-back: Value 0 not in range 1 to 1000" -- bench --back-to-back 0
 expect "bench zero runs" 2 "--runs: Value 0 not in range 1 to 100000" -- bench --runs 0
 KVJIT_CACHE_DIR="$a_file" expect "cache dir is a file" 1 "kvjit cache: refusing cache directory $a_file: not a directory" -- \

@@ -84,6 +84,102 @@ TEST_P(GpuGraph, ReplayMatchesEager) {
   cu()->cuGraphDestroy_(graph);
 }
 
+// Programmatic dependent launch (DecodeArgs::pdl): each launch of a chain takes the previous launch's output
+// as its q, so a launch that read before the previous one had finished would read the poisoned (NaN) buffer.
+// The chain launched with pdl equals the plain chain bit for bit, with and without split-KV (whose merge
+// counters every launch reuses), eagerly and replayed from a graph; its first step matches the reference.
+class GpuPdl : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Split, GpuPdl, ::testing::Bool());
+
+TEST_P(GpuPdl, ChainedLaunchesMatchPlainLaunches) {
+  KVJIT_REQUIRE_GPU();
+  if (current_device_context()->arch.sm < 90) GTEST_SKIP() << "programmatic dependent launch needs sm_90+";
+  const bool split = GetParam();
+  Spec spec;
+  spec.kv = KvDtype::e4m3;
+  spec.gqa = 4;
+  std::mt19937 rng(11);
+  const std::vector<int> lens = {3000, 1111};
+  int num_pages = 0;
+  const ref::HostPaging paging = ref::make_paging(spec, lens, 11, &num_pages);
+  const ref::HostCache cache = random_cache(spec, num_pages, 2, rng);
+  const size_t q_elems = 2 * 8 * 128;
+  const std::vector<uint16_t> q = random_q(spec, q_elems, rng);
+  DeviceCache dev(cache, paging);
+  constexpr int kSteps = 12;
+  std::vector<DeviceBuffer> bufs;
+  bufs.emplace_back(q);
+  for (int i = 0; i < kSteps; ++i) bufs.emplace_back(q_elems * 2);
+  auto kernel = engine().get(spec);
+  ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+  DecodeArgs args = dev.args(cache, paging);
+  DeviceBuffer ws;
+  if (split) {
+    ws = DeviceBuffer((*kernel)->decode_workspace_bytes(2, 2));
+    check(cu()->cuMemsetD8_(reinterpret_cast<CUdeviceptr>(ws.get()), 0, ws.bytes()), "cuMemsetD8");
+    args.workspace = ws.get();
+    args.workspace_bytes = ws.bytes();
+    args.max_seq_len = 3000;
+    args.num_splits = 8;
+  }
+  Stream stream;
+  const auto launch_chain = [&](bool pdl) {
+    for (int i = 1; i <= kSteps; ++i) bufs[i].poison();
+    sync();
+    for (int i = 0; i < kSteps; ++i) {
+      DecodeArgs step = args;
+      step.q = bufs[i].get();
+      step.o = bufs[i + 1].get();
+      step.pdl = pdl;
+      const Status launched = (*kernel)->decode(stream.s, step);
+      ASSERT_TRUE(launched.ok()) << launched.error().message;
+    }
+  };
+  const auto outputs = [&] {
+    std::vector<std::vector<uint16_t>> out;
+    for (int i = 1; i <= kSteps; ++i) out.push_back(bufs[i].download<uint16_t>());
+    return out;
+  };
+
+  launch_chain(false);
+  check(cu()->cuStreamSynchronize_(stream.s), "cuStreamSynchronize");
+  const auto plain = outputs();
+  for (const auto& step : plain)
+    for (const uint16_t h : step) ASSERT_FALSE(std::isnan(ref::f16_to_f32(h)));
+  const std::vector<double> expected = ref::decode(cache, paging, q, args.sm_scale);
+  std::vector<double> got(plain[0].size());
+  for (size_t i = 0; i < got.size(); ++i) got[i] = ref::f16_to_f32(plain[0][i]);
+  EXPECT_LE(ref::rel_l2(expected, got), 1e-3);
+
+  launch_chain(true);
+  check(cu()->cuStreamSynchronize_(stream.s), "cuStreamSynchronize");
+  EXPECT_TRUE(outputs() == plain) << "eager launches with pdl";
+
+  CUgraph graph = nullptr;
+  CUgraphExec exec = nullptr;
+  for (int i = 1; i <= kSteps; ++i) bufs[i].poison();
+  sync();
+  check(cu()->cuStreamBeginCapture_(stream.s, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL), "cuStreamBeginCapture");
+  for (int i = 0; i < kSteps; ++i) {
+    DecodeArgs step = args;
+    step.q = bufs[i].get();
+    step.o = bufs[i + 1].get();
+    step.pdl = true;
+    ASSERT_TRUE((*kernel)->decode(stream.s, step).ok());
+  }
+  check(cu()->cuStreamEndCapture_(stream.s, &graph), "cuStreamEndCapture");
+  check(cu()->cuGraphInstantiate_(&exec, graph, 0), "cuGraphInstantiate");
+  for (int replay = 0; replay < 3; ++replay) {
+    for (int i = 1; i <= kSteps; ++i) bufs[i].poison();
+    sync();
+    check(cu()->cuGraphLaunch_(exec, stream.s), "cuGraphLaunch");
+    check(cu()->cuStreamSynchronize_(stream.s), "cuStreamSynchronize");
+    EXPECT_TRUE(outputs() == plain) << "graph replay " << replay;
+  }
+  cu()->cuGraphExecDestroy_(exec);
+  cu()->cuGraphDestroy_(graph);
+}
+
 // Two threads launching different specs on two streams at once: both right.
 TEST(GpuLaunch, ConcurrentThreadsAndStreams) {
   KVJIT_REQUIRE_GPU();

@@ -32,6 +32,7 @@ DECODE_ERRORS = [
     (dict(sm_scale=-1.0), "sm_scale=-1.0: must be positive and finite"),
     (dict(softcap=30.0), "softcap=30.0 needs a spec with softcap=1"),
     (dict(window=-1), "window: expected an int >= 0, got -1"),
+    (dict(pdl=1), "pdl: expected a bool, got 1"),
     (dict(seq_capacity=100), "seq_capacity is not used by paging=table"),
     (dict(q=np.zeros((3, 8, 64), np.float16)), "q is on cpu; kvjit kernels read CUDA device memory"),
     (dict(q=[[0.0]]), "q: expected a torch tensor or an object with __cuda_array_interface__ or __dlpack__, got list"),
@@ -151,3 +152,13 @@ def test_dlpack_views():
     assert (v.shape, v.dtype, v.device, v.is_contiguous()) == ((2, 3), "int32", "cpu", True)
     t = view("x", np.zeros((4, 6), np.float16)[:, ::2])
     assert t.strides == (6, 2) and not t.is_contiguous()
+
+
+def test_pdl_reaches_the_launch_arguments():
+    from kvjit._launch import check_decode
+
+    spec, args = valid_decode_args()
+    for pdl in (False, True):
+        launch, _, _, _ = check_decode(spec, None, **args, pdl=pdl)
+        assert launch["pdl"] is pdl
+

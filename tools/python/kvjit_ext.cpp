@@ -210,6 +210,7 @@ const std::map<std::string, Setter<kvjit::DecodeArgs>>& decode_fields() {
       {"window", value_field(&A::window)},
       {"max_seq_len", value_field(&A::max_seq_len)},
       {"num_splits", value_field(&A::num_splits)},
+      {"pdl", value_field(&A::pdl)},
   };
   return table;
 }

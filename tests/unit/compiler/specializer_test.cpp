@@ -93,6 +93,18 @@ TEST(SpecializerTest, OptionsAndContigReachTheSource) {
   EXPECT_NE(src.source.find("kContig = true;"), std::string::npos);
 }
 
+// The decode kernels wait for the grid before them from sm_90 on (griddepcontrol exists there), so the
+// runtime may launch them with programmatic dependent launch; older arches and append kernels do not.
+TEST(SpecializerTest, GridDependencyFromSm90DecodeKernels) {
+  EXPECT_NE(specialized("decode:arch=sm_90").source.find("kGridDependency = true;"), std::string::npos);
+  EXPECT_NE(specialized("decode:arch=sm_100,mma=0").source.find("kGridDependency = true;"), std::string::npos);
+  EXPECT_NE(specialized("decode:arch=sm_89").source.find("kGridDependency = false;"), std::string::npos);
+  EXPECT_NE(specialized("decode:arch=sm_80").source.find("kGridDependency = false;"), std::string::npos);
+  EXPECT_TRUE(uses_grid_dependency(parse_spec("decode:arch=sm_90a").value()));
+  EXPECT_FALSE(uses_grid_dependency(parse_spec("append:arch=sm_90").value()));
+  EXPECT_FALSE(uses_grid_dependency(parse_spec("decode:arch=sm_86").value()));
+}
+
 TEST(SpecializerTest, DistinctSpecsGiveDistinctSources) {
   std::set<std::string> sources;
   const char* texts[] = {"decode:hd=128,arch=sm_90",     "decode:hd=128,arch=sm_90a",    "decode:hd=128,arch=sm_80",

@@ -38,6 +38,22 @@ TEST(LaunchPlan, DecodeGridCoversKvHeadsChunksAndBatch) {
   EXPECT_FLOAT_EQ(p.sm_scale, 0.125f);
 }
 
+// pdl asks for programmatic dependent launch; only kernels that wait for the grid before them (decode from
+// sm_90) may take it, so an sm_80 kernel or a launch that did not ask stays a plain launch.
+TEST(LaunchPlan, ProgrammaticLaunchOnlyWhereAskedAndTheKernelWaits) {
+  DecodeArgs a = valid_decode_args();
+  DecodeParams p;
+  for (const bool asked : {false, true})
+    for (const int sm : {80, 89, 90, 100}) {
+      Spec spec = decode_spec(4);
+      spec.arch = Arch{sm, false};
+      a.pdl = asked;
+      auto plan = plan_decode(spec, launch_shape(spec), a, 132, &p);
+      ASSERT_TRUE(plan.ok()) << plan.error().message;
+      EXPECT_EQ(plan->programmatic, asked && sm >= 90) << "sm_" << sm << " asked=" << asked;
+    }
+}
+
 struct BadDecode {
   const char* name;
   void (*mutate)(DecodeArgs&);

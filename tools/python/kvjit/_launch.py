@@ -214,7 +214,7 @@ def _int(c: _Checker, name, value, minimum=0):
 def check_decode(spec: Spec, kernel_device, q, k_cache, v_cache, *, block_table=None, seq_lens=None, indptr=None,
                  indices=None, last_page_len=None, k_scales=None, v_scales=None, out=None, lse=None,
                  sm_scale=None, k_scale=1.0, v_scale=1.0, softcap=0.0, window=0, seq_capacity=None,
-                 workspace=None, max_seq_len=0, num_splits=0, allocate_out=True):
+                 workspace=None, max_seq_len=0, num_splits=0, pdl=False, allocate_out=True):
     """Checks decode arguments against `spec`; returns (launch dict, q view, out, checker). Without `out`,
     allocates it like q (torch) when allocate_out, else leaves it unchecked."""
     s = spec
@@ -288,6 +288,9 @@ def check_decode(spec: Spec, kernel_device, q, k_cache, v_cache, *, block_table=
     args["window"] = _int(c, "window", window)
     args["max_seq_len"] = _int(c, "max_seq_len", max_seq_len)
     args["num_splits"] = _int(c, "num_splits", num_splits)
+    if not isinstance(pdl, bool):
+        c.fail(f"pdl: expected a bool, got {pdl!r}")
+    args["pdl"] = pdl
     return args, qv, out, c
 
 
@@ -347,7 +350,8 @@ class Kernel:
         (paging=contig: [batch] pointer arrays and seq_capacity=). Paging: block_table + seq_lens (table),
         indptr + indices + last_page_len (csr), seq_lens (contig). k_scales / v_scales for kv=int8 and q8.
         Optional: out, lse ([batch, num_q_heads] float32), sm_scale (default 1/sqrt(head_dim)), k_scale /
-        v_scale (fp8), softcap, window, workspace + max_seq_len / num_splits (split-KV), stream.
+        v_scale (fp8), softcap, window, workspace + max_seq_len / num_splits (split-KV), pdl (programmatic
+        dependent launch on sm_90+: the launch overlaps the previous kernel's end; same results), stream.
         """
         args, qv, out, checker = check_decode(self.spec, self.device, q, k_cache, v_cache, **kwargs)
         device = checker.device()
