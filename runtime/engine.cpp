@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "runtime/launch_plan.h"
+#include "runtime/recent_hits.h"
 #include "runtime/self_test.h"
 
 namespace kvjit {
@@ -65,12 +66,30 @@ Status Kernel::append(CUstream stream, const AppendArgs& args) const {
   return launch(*this, api_, stream, *plan, params);
 }
 
+namespace {
+
+std::atomic<uint64_t> next_engine_id{1};
+
+RecentHits<Kernel>& recent_hits() {
+  thread_local RecentHits<Kernel> hits;
+  return hits;
+}
+
+}  // namespace
+
 Engine::Engine(std::shared_ptr<ArtifactProvider> provider)
-    : provider_(provider ? std::move(provider) : default_artifact_provider()) {}
+    : provider_(provider ? std::move(provider) : default_artifact_provider()),
+      id_(next_engine_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 Engine::~Engine() { wait_prefetch(); }
 
 Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
+  // This thread's recent hits first: one driver query, no lock (recent_hits.h).
+  if (auto api = driver(); api.ok()) {
+    CUcontext current = nullptr;
+    if ((*api)->cuCtxGetCurrent_(&current) == CUDA_SUCCESS && current != nullptr)
+      if (auto kernel = recent_hits().find(id_, current, requested)) return kernel;
+  }
   auto device = current_device_context();
   if (!device) {
     KVJIT_TRY(validate(requested));  // a bad spec is reported as such, driver or not
@@ -82,7 +101,10 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     // Only validated specs are ever inserted and the key compares every field, so a hit needs no
     // validation (it would be ~20 ns of a ~100 ns hit).
     std::shared_lock lock(mu_);
-    if (auto it = kernels_.find(map_key); it != kernels_.end()) return it->second;
+    if (auto it = kernels_.find(map_key); it != kernels_.end()) {
+      recent_hits().remember(id_, device->context, requested, it->second);
+      return it->second;
+    }
   }
   KVJIT_TRY(validate(requested));
   // Two attempts: the second follows the eviction of an entry that failed to load (self-healing).
@@ -117,6 +139,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     std::unique_lock lock(mu_);
     // Another thread may have loaded it meanwhile; keep the first so every caller shares one handle.
     auto [it, inserted] = kernels_.emplace(map_key, std::move(kernel));
+    recent_hits().remember(id_, device->context, requested, it->second);
     return it->second;
   }
   return last_error;

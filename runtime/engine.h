@@ -6,6 +6,7 @@
 //   kernel->decode(stream, args);                           // no lock, no allocation, graph-capturable
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <shared_mutex>
 #include <thread>
@@ -74,6 +75,7 @@ class Engine {
 
  private:
   std::shared_ptr<ArtifactProvider> provider_;
+  const uint64_t id_;  // distinct for every Engine of the process: keys the threads' recent hits
   std::shared_mutex mu_;
   std::unordered_map<LoadedKernelKey, std::shared_ptr<const Kernel>, LoadedKernelKeyHash> kernels_;
   std::mutex prefetch_mu_;

@@ -1,9 +1,11 @@
 // Launch-path costs on a GPU (each benchmark reports an error and skips without one): the host time of
 // Kernel::decode (argument checks, launch planning, cuLaunchKernel) against a raw cuLaunchKernel of the same
-// function with the same parameters (goal: at most 1 us more), Engine::get of a loaded kernel, and loading a
+// function with the same parameters (goal: at most 1 us more), Engine::get of a loaded kernel (asked again,
+// and cycling over 10 specs), and loading a
 // cached module's cubin into a launchable function (with cache_bench's disk hit: a disk hit to a launchable
 // function, goal 1 ms).
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <memory>
 #include <stdexcept>
@@ -138,6 +140,28 @@ void BM_EngineGetLoaded(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(f.engine.get(spec));
 }
 
+// Engine::get cycling over more loaded specs than a thread's recent hits hold (runtime/recent_hits.h), so
+// every call takes the engine's shared map: the cost of a hit that is not a repeat.
+void BM_EngineGetLoadedRotating(benchmark::State& state) {
+  LaunchFixture& f = fixture(state);
+  if (!f.kernel) return;
+  std::vector<Spec> specs;
+  for (const char* kv : {"f16", "int8", "q8", "e4m3", "e5m2"})
+    for (const char* mma : {"auto", "0"})
+      specs.push_back(parse_spec(fmt::format("decode:hd=128,page=16,gqa=4,kv={},mma={}", kv, mma)).value_or_throw());
+  f.engine.prefetch(specs);
+  for (const Spec& s : specs)
+    if (auto k = f.engine.get(s); !k) {
+      state.SkipWithError(k.error().message.c_str());
+      return;
+    }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(f.engine.get(specs[i]));
+    i = i + 1 == specs.size() ? 0 : i + 1;
+  }
+}
+
 // A cached entry's cubin to a launchable function: what a disk hit adds after reading the entry.
 void BM_ModuleLoadToFunction(benchmark::State& state) {
   LaunchFixture& f = fixture(state);
@@ -160,6 +184,7 @@ void BM_ModuleLoadToFunction(benchmark::State& state) {
 BENCHMARK(BM_RawCuLaunchKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KernelDecode)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EngineGetLoaded)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_EngineGetLoadedRotating)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_ModuleLoadToFunction)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

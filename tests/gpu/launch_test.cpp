@@ -180,6 +180,35 @@ TEST_P(GpuPdl, ChainedLaunchesMatchPlainLaunches) {
   cu()->cuGraphDestroy_(graph);
 }
 
+// Engine::get's per-thread recent hits (runtime/recent_hits.h) never hand one engine's kernel to another,
+// also when a new engine takes a destroyed one's address; a spec asked with arch=auto and with the device's
+// arch is one kernel, and another thread gets the same handle.
+TEST(GpuLaunch, RecentHitsKeepEnginesApart) {
+  KVJIT_REQUIRE_GPU();
+  Spec spec;
+  spec.kv = KvDtype::int8;
+  spec.gqa = 4;
+  auto a = std::make_unique<Engine>();
+  auto first = a->get(spec);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  EXPECT_EQ(a->get(spec)->get(), first->get());
+  Spec resolved = spec;
+  resolved.arch = current_device_context()->arch;
+  EXPECT_EQ(a->get(resolved)->get(), first->get());
+  Engine b;
+  EXPECT_NE(b.get(spec)->get(), first->get());
+  a = std::make_unique<Engine>();  // may reuse the address of the engine it replaces
+  auto renewed = a->get(spec);
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_NE(renewed->get(), first->get());
+  const Kernel* from_thread = nullptr;
+  std::thread([&] {
+    check(cu()->cuCtxSetCurrent_(current_device_context()->context), "cuCtxSetCurrent");
+    from_thread = a->get(spec)->get();
+  }).join();
+  EXPECT_EQ(from_thread, renewed->get());
+}
+
 // Two threads launching different specs on two streams at once: both right.
 TEST(GpuLaunch, ConcurrentThreadsAndStreams) {
   KVJIT_REQUIRE_GPU();
