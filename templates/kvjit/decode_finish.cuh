@@ -35,14 +35,17 @@ struct SplitWorkspace {
   }
 };
 
-__device__ __forceinline__ u32 atomic_add_u32(u32* addr, u32 v) {
+// Counts this CTA in after its partials: release orders the CTA's writes (every thread's, the barrier before
+// it ordering them before this thread's atom) ahead of the count, acquire orders the merge's loads after it.
+// One round trip: a fence by every thread, the atomic and a second fence measured 0.2-0.9 us slower a
+// launch on an H100 (batch 1 and 16 x 4096).
+__device__ __forceinline__ u32 atomic_add_acq_rel_gpu(u32* addr, u32 v) {
   u32 old;
-  asm volatile("atom.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(addr), "r"(v) : "memory");
+  asm volatile("atom.acq_rel.gpu.global.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(addr), "r"(v) : "memory");
   return old;
 }
-__device__ __forceinline__ void fence_gpu() { asm volatile("fence.acq_rel.gpu;" ::: "memory"); }
 // L2 loads: partials written by other SMs must not come from a stale L1 line. Volatile keeps them after
-// the fence; the merge below issues several before using any, so their latencies overlap.
+// the counting atomic; the merge below issues several before using any, so their latencies overlap.
 __device__ __forceinline__ void ld_cg2(const float* p, float& a, float& b) {
   asm volatile("ld.global.cg.v2.f32 {%0, %1}, [%2];" : "=f"(a), "=f"(b) : "l"(p));
 }
@@ -243,14 +246,12 @@ __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<
       ws.ml[part * 2 + 1] = l_all;
     }
   }
-  // Publish, then count this CTA in; the last of the partitions merges.
-  fence_gpu();
+  // Count this CTA in once every thread's partials are written; the last of the partitions merges.
   __syncthreads();
   u32* counter = ws.counters - (static_cast<i64>(b) * gridDim.x + blockIdx.x);
-  if (threadIdx.x == 0) s.last = atomic_add_u32(counter, 1u) == static_cast<u32>(p.num_splits - 1);
+  if (threadIdx.x == 0) s.last = atomic_add_acq_rel_gpu(counter, 1u) == static_cast<u32>(p.num_splits - 1);
   __syncthreads();
   if (!s.last) return;
-  fence_gpu();
   merge_splits<QElem, kEarlyMerge>(p, s, ws, num_q_heads, q_head0, b, out_scale);
   if (threadIdx.x == 0) *counter = 0u;  // ready for the next launch (graph replays included)
 }
