@@ -23,4 +23,9 @@ LaunchShape launch_shape(const Spec& spec);
 // decode kernels from sm_90 on.
 bool uses_grid_dependency(const Spec& spec);
 
+// A module whose kernel waits that way defines this global (the specializer emits it); the runtime launches
+// with programmatic dependent launch only a module that has it, never one built without the wait (PTX from
+// an older build or another provider).
+inline constexpr const char* kGridDependencyMarker = "kvjit_waits_for_prior_grid";
+
 }  // namespace kvjit

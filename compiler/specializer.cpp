@@ -69,7 +69,10 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "  typedef kvjit::{}<{}, Layout> Paging;\n"
       "}};\n",
       spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, spec.softcap,
-      spec.paging == Paging::contig, uses_grid_dependency(spec), elem_type(spec.q), format_type(spec), layout, paging_type(spec.paging), page);
+      spec.paging == Paging::contig, uses_grid_dependency(spec), elem_type(spec.q), format_type(spec), layout,
+      paging_type(spec.paging), page);
+  const std::string marker =
+      uses_grid_dependency(spec) ? fmt::format("extern \"C\" __device__ int {} = 1;\n\n", kGridDependencyMarker) : "";
 
   out.source = fmt::format(
       "// kvjit specialized kernel\n"
@@ -80,13 +83,14 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "{config}"
       "}}  // namespace\n"
       "\n"
+      "{marker}"
       "extern \"C\" __global__ void __launch_bounds__({threads})\n"
       "{symbol}(const __grid_constant__ kvjit::{params} p) {{\n"
       "  kvjit::{body}<Config>(p);\n"
       "}}\n",
       fmt::arg("spec", to_string(spec)),
       fmt::arg("header", !decode ? "append" : shape.tensor_cores ? "decode_mma" : "decode"),
-      fmt::arg("config", config), fmt::arg("threads", shape.threads()), fmt::arg("symbol", out.symbol),
+      fmt::arg("config", config), fmt::arg("marker", marker), fmt::arg("threads", shape.threads()), fmt::arg("symbol", out.symbol),
       fmt::arg("params", decode ? "DecodeParams" : "AppendParams"),
       fmt::arg("body", !decode ? "append_body" : shape.tensor_cores ? "decode_mma_body" : "decode_body"));
   return out;

@@ -39,7 +39,8 @@ LoadedDriver load_driver() {
   }
   KVJIT_DRIVER_FUNCTIONS(KVJIT_RESOLVE_DRIVER_FN)
 #undef KVJIT_RESOLVE_DRIVER_FN
-  out.api.cuLaunchKernelEx_ = reinterpret_cast<decltype(&cuLaunchKernelEx)>(dlsym(handle, "cuLaunchKernelEx"));
+  out.api.cuLaunchKernelEx_ =
+      reinterpret_cast<decltype(&cuLaunchKernelEx)>(dlsym(handle, KVJIT_STRINGIFY(cuLaunchKernelEx)));
   CUresult rc = out.api.cuInit_(0);
   if (rc != CUDA_SUCCESS) {
     const char* name = nullptr;

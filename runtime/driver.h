@@ -31,6 +31,7 @@ namespace kvjit {
   X(cuModuleLoadDataEx)                                                                                        \
   X(cuModuleUnload)                                                                                            \
   X(cuModuleGetFunction)                                                                                       \
+  X(cuModuleGetGlobal)                                                                                         \
   X(cuFuncGetAttribute)                                                                                        \
   X(cuFuncSetAttribute)                                                                                        \
   X(cuOccupancyMaxActiveBlocksPerMultiprocessor)                                                               \

@@ -18,7 +18,7 @@ template <typename Params>
 Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const LaunchPlan& plan, Params& params) {
   if (plan.empty) return Ok{};
   void* kernel_params[] = {&params};
-  if (plan.programmatic && api->cuLaunchKernelEx_ != nullptr) {
+  if (plan.programmatic && k.waits_for_prior_grid() && api->cuLaunchKernelEx_ != nullptr) {
     CUlaunchAttribute attribute{};
     attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
     attribute.value.programmaticStreamSerializationAllowed = 1;
@@ -90,23 +90,20 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     if ((*api)->cuCtxGetCurrent_(&current) == CUDA_SUCCESS && current != nullptr)
       if (auto kernel = recent_hits().find(id_, current, requested)) return kernel;
   }
+  // Only specs that passed this check are remembered above. It comes before the map too: resolving
+  // arch=auto would make an invalid arch (sm_0a) equal to a valid resolved key.
+  KVJIT_TRY(validate(requested));
   auto device = current_device_context();
-  if (!device) {
-    KVJIT_TRY(validate(requested));  // a bad spec is reported as such, driver or not
-    return device.error();
-  }
+  if (!device) return device.error();
   const Spec spec = resolve_arch(requested, *device);
   const LoadedKernelKey map_key{device->context, spec};
   {
-    // Only validated specs are ever inserted and the key compares every field, so a hit needs no
-    // validation (it would be ~20 ns of a ~100 ns hit).
     std::shared_lock lock(mu_);
     if (auto it = kernels_.find(map_key); it != kernels_.end()) {
       recent_hits().remember(id_, device->context, requested, it->second);
       return it->second;
     }
   }
-  KVJIT_TRY(validate(requested));
   // Two attempts: the second follows the eviction of an entry that failed to load (self-healing).
   Error last_error;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -123,6 +120,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     kernel->shape_ = (*artifact)->shape;
     kernel->function_ = loaded->function;
     kernel->from_cubin_ = loaded->from_cubin;
+    kernel->waits_for_prior_grid_ = loaded->waits_for_prior_grid;
     kernel->slots_ = DeviceSlots{device->sm_count, loaded->ctas_per_sm};
     kernel->api_ = driver().value();
     kernel->artifact_key_ = (*artifact)->key;

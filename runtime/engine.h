@@ -28,6 +28,8 @@ class Kernel {
   const Spec& spec() const { return spec_; }
   const LaunchShape& shape() const { return shape_; }
   bool loaded_from_cubin() const { return from_cubin_; }
+  // Whether launches with DecodeArgs::pdl are programmatic: the loaded module waits for the grid before it.
+  bool waits_for_prior_grid() const { return waits_for_prior_grid_; }
   CUfunction function() const { return function_; }
 
   Status decode(CUstream stream, const DecodeArgs& args) const;
@@ -45,6 +47,7 @@ class Kernel {
   LaunchShape shape_;
   CUfunction function_ = nullptr;
   bool from_cubin_ = false;
+  bool waits_for_prior_grid_ = false;
   DeviceSlots slots_{1, 1};  // the device's SMs and this kernel's resident CTAs an SM: the split choice
   const DriverApi* api_ = nullptr;
   std::string artifact_key_;  // the cache entry it was loaded from: self-test verdicts are kept with it

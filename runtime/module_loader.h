@@ -12,6 +12,7 @@ struct LoadedModule {
   CUfunction function = nullptr;
   bool from_cubin = false;
   int ctas_per_sm = 1;  // resident CTAs of the artifact's launch shape an SM holds (the driver's occupancy)
+  bool waits_for_prior_grid = false;  // the module defines kGridDependencyMarker (compiler/launch_shape.h)
 };
 
 Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& artifact);

@@ -118,6 +118,7 @@ struct Row {
   int batch, context;
   double us, gbs, pct;
   int splits = 1;  // KV partitions per sequence the launch used
+  bool pdl = false;  // launched with programmatic dependent launch (the kernel waits and the driver has it)
 };
 
 struct Timing {
@@ -224,10 +225,11 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
     args.block_table = reinterpret_cast<const int32_t*>(table_dev.ptr) + set * batch * pages_per_seq;
     if (auto r = (*kernel)->decode(nullptr, args); !r) throw KvjitError(r.error());
   });
-  // " +pdl": launched with programmatic dependent launch, so each launch of a sample overlaps the previous
-  // one's end (a plain launch where the kernel or driver cannot: DecodeArgs::pdl).
-  Row row = make_row(to_string((*kernel)->spec()) + (pdl ? " +pdl" : ""), batch, context, us,
+  Row row = make_row(to_string((*kernel)->spec()), batch, context, us,
                      decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
+  // Each launch of a sample then overlaps the previous one's end; where the kernel or the driver cannot,
+  // DecodeArgs::pdl launches plainly and the row says so.
+  row.pdl = pdl && (*kernel)->waits_for_prior_grid() && api->cuLaunchKernelEx_ != nullptr;
   row.splits = splits > 0 ? splits : (*kernel)->decode_splits(batch, kv_heads, context);
   return row;
 }
@@ -380,7 +382,7 @@ int run_bench(const BenchOptions& o) {
                         {"rows", nlohmann::json::array()}};
     for (const Row& r : rows)
       j["rows"].push_back({{"spec", r.spec}, {"batch", r.batch}, {"context", r.context}, {"us", r.us},
-                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}, {"splits", r.splits}});
+                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}, {"splits", r.splits}, {"pdl", r.pdl}});
     fmt::print("{}\n", j.dump(2));
     return kExitOk;
   }
@@ -389,8 +391,8 @@ int run_bench(const BenchOptions& o) {
   fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "splits", "us", "GB/s",
              "%copy");
   for (const Row& r : rows)
-    fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec, r.batch, r.context, r.splits, r.us,
-               r.gbs, r.pct);
+    fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec + (r.pdl ? " +pdl" : ""), r.batch,
+               r.context, r.splits, r.us, r.gbs, r.pct);
   return kExitOk;
 }
 

@@ -159,8 +159,7 @@ typedef struct kvjit_append_args {
   int32_t seq_capacity;
   float k_scale;                  /* per-tensor scales (e4m3, e5m2); 1 otherwise */
   float v_scale;
-  int32_t pdl;                    /* nonzero: programmatic dependent launch where the device (sm_90+) and driver
-                                   * have it; results are the same (runtime/launch_args.h DecodeArgs::pdl) */
+  int32_t reserved_;              /* zero */
 } kvjit_append_args;
 
 /* ---- Version ---- */

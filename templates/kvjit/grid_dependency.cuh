@@ -2,8 +2,8 @@
 // attribute may be scheduled while the kernel before it in the stream still runs. Whatever a decode reads (q,
 // the cache, the tables) may be that kernel's output, so nothing is read before wait_for_prior_grids(): what
 // the overlap saves is the launch itself (the CTAs are resident and have their indices when the previous grid
-// ends). Without the attribute both instructions do nothing. kEnabled is the Config's kGridDependency: the
-// instructions exist from sm_90 on.
+// ends). A kernel launched without the attribute does not wait; its signal takes effect only for a next
+// launch that has it. kEnabled is the Config's kGridDependency: the instructions exist from sm_90 on.
 #pragma once
 
 namespace kvjit {

@@ -1,9 +1,8 @@
 // Launch-path costs on a GPU (each benchmark reports an error and skips without one): the host time of
 // Kernel::decode (argument checks, launch planning, cuLaunchKernel) against a raw cuLaunchKernel of the same
-// function with the same parameters (goal: at most 1 us more), Engine::get of a loaded kernel (asked again,
-// and cycling over 10 specs), and loading a
-// cached module's cubin into a launchable function (with cache_bench's disk hit: a disk hit to a launchable
-// function, goal 1 ms).
+// function with the same parameters (goal: at most 1 us more), Engine::get of a loaded kernel (the same spec
+// again, and cycling over 10 specs), and loading a cached module's cubin into a launchable function (with
+// cache_bench's disk hit: a disk hit to a launchable function, goal 1 ms).
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 

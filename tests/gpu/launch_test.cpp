@@ -1,5 +1,6 @@
 // Launch behaviour: CUDA graph capture and replay, concurrent launches, self-healing loads.
 #include <thread>
+#include <tuple>
 
 #include "runtime/launch_plan.h"
 #include "tests/gpu/decode_case.h"
@@ -88,16 +89,19 @@ TEST_P(GpuGraph, ReplayMatchesEager) {
 // as its q, so a launch that read before the previous one had finished would read the poisoned (NaN) buffer.
 // The chain launched with pdl equals the plain chain bit for bit, with and without split-KV (whose merge
 // counters every launch reuses), eagerly and replayed from a graph; its first step matches the reference.
-class GpuPdl : public ::testing::TestWithParam<bool> {};
-INSTANTIATE_TEST_SUITE_P(Split, GpuPdl, ::testing::Bool());
+// Parameters: split-KV, and the body (tensor cores; CUDA cores, mma=0).
+class GpuPdl : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
+INSTANTIATE_TEST_SUITE_P(SplitAndBody, GpuPdl, ::testing::Combine(::testing::Bool(), ::testing::Bool()));
 
 TEST_P(GpuPdl, ChainedLaunchesMatchPlainLaunches) {
   KVJIT_REQUIRE_GPU();
   if (current_device_context()->arch.sm < 90) GTEST_SKIP() << "programmatic dependent launch needs sm_90+";
-  const bool split = GetParam();
+  ASSERT_NE(cu()->cuLaunchKernelEx_, nullptr) << "a driver for an sm_90 GPU has cuLaunchKernelEx";
+  const auto [split, cuda_cores] = GetParam();
   Spec spec;
   spec.kv = KvDtype::e4m3;
   spec.gqa = 4;
+  spec.mma = cuda_cores ? Mma::off : Mma::auto_;
   std::mt19937 rng(11);
   const std::vector<int> lens = {3000, 1111};
   int num_pages = 0;
@@ -112,6 +116,7 @@ TEST_P(GpuPdl, ChainedLaunchesMatchPlainLaunches) {
   for (int i = 0; i < kSteps; ++i) bufs.emplace_back(q_elems * 2);
   auto kernel = engine().get(spec);
   ASSERT_TRUE(kernel.ok()) << kernel.error().message;
+  EXPECT_TRUE((*kernel)->waits_for_prior_grid()) << "the module's marker (compiler/launch_shape.h) was not found";
   DecodeArgs args = dev.args(cache, paging);
   DeviceBuffer ws;
   if (split) {
@@ -197,7 +202,8 @@ TEST(GpuLaunch, RecentHitsKeepEnginesApart) {
   EXPECT_EQ(a->get(resolved)->get(), first->get());
   Engine b;
   EXPECT_NE(b.get(spec)->get(), first->get());
-  a = std::make_unique<Engine>();  // may reuse the address of the engine it replaces
+  a.reset();
+  a = std::make_unique<Engine>();  // may take the address of the engine it replaces
   auto renewed = a->get(spec);
   ASSERT_TRUE(renewed.ok());
   EXPECT_NE(renewed->get(), first->get());
@@ -207,6 +213,22 @@ TEST(GpuLaunch, RecentHitsKeepEnginesApart) {
     from_thread = a->get(spec)->get();
   }).join();
   EXPECT_EQ(from_thread, renewed->get());
+}
+
+// A module built without the wait (here sm_80 PTX, JIT-compiled for this GPU) has no marker, so a launch
+// with pdl stays a plain launch (runtime/engine.cpp) instead of racing the kernel before it.
+TEST(GpuLaunch, ModulesWithoutTheWaitAreNotLaunchedProgrammatically) {
+  KVJIT_REQUIRE_GPU();
+  if (current_device_context()->arch.sm < 90) GTEST_SKIP() << "programmatic dependent launch needs sm_90+";
+  Spec spec;
+  spec.kv = KvDtype::e4m3;
+  spec.gqa = 4;
+  spec.arch = Arch{80, false};
+  auto old_build = engine().get(spec);
+  ASSERT_TRUE(old_build.ok()) << old_build.error().message;
+  EXPECT_FALSE((*old_build)->waits_for_prior_grid());
+  spec.arch = current_device_context()->arch;
+  EXPECT_TRUE(engine().get(spec).value()->waits_for_prior_grid());
 }
 
 // Two threads launching different specs on two streams at once: both right.

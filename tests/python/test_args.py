@@ -161,4 +161,3 @@ def test_pdl_reaches_the_launch_arguments():
     for pdl in (False, True):
         launch, _, _, _ = check_decode(spec, None, **args, pdl=pdl)
         assert launch["pdl"] is pdl
-

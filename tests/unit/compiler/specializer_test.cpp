@@ -100,6 +100,9 @@ TEST(SpecializerTest, GridDependencyFromSm90DecodeKernels) {
   EXPECT_NE(specialized("decode:arch=sm_100,mma=0").source.find("kGridDependency = true;"), std::string::npos);
   EXPECT_NE(specialized("decode:arch=sm_89").source.find("kGridDependency = false;"), std::string::npos);
   EXPECT_NE(specialized("decode:arch=sm_80").source.find("kGridDependency = false;"), std::string::npos);
+  EXPECT_NE(specialized("decode:arch=sm_90").source.find(kGridDependencyMarker), std::string::npos);
+  EXPECT_EQ(specialized("decode:arch=sm_89").source.find(kGridDependencyMarker), std::string::npos);
+  EXPECT_EQ(specialized("append:arch=sm_90").source.find(kGridDependencyMarker), std::string::npos);
   EXPECT_TRUE(uses_grid_dependency(parse_spec("decode:arch=sm_90a").value()));
   EXPECT_FALSE(uses_grid_dependency(parse_spec("append:arch=sm_90").value()));
   EXPECT_FALSE(uses_grid_dependency(parse_spec("decode:arch=sm_86").value()));

@@ -288,9 +288,9 @@ def check_decode(spec: Spec, kernel_device, q, k_cache, v_cache, *, block_table=
     args["window"] = _int(c, "window", window)
     args["max_seq_len"] = _int(c, "max_seq_len", max_seq_len)
     args["num_splits"] = _int(c, "num_splits", num_splits)
-    if not isinstance(pdl, bool):
+    if not isinstance(pdl, bool) and type(pdl).__name__ != "bool_":  # bool or numpy.bool_
         c.fail(f"pdl: expected a bool, got {pdl!r}")
-    args["pdl"] = pdl
+    args["pdl"] = bool(pdl)
     return args, qv, out, c
 
 
