@@ -34,10 +34,14 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
     return driver_error(rc, "cuModuleGetFunction", context + " symbol " + artifact.symbol);
   }
   out.from_cubin = use_cubin;
-  CUdeviceptr marker = 0;
-  size_t marker_bytes = 0;
-  out.waits_for_prior_grid =
-      cu->cuModuleGetGlobal_(&marker, &marker_bytes, out.module, kGridDependencyMarker) == CUDA_SUCCESS;
+  // Asked only where the spec's kernels have the marker: elsewhere the lookup would fail every load, and
+  // compute-sanitizer reports each failed driver call.
+  if (uses_grid_dependency(artifact.spec)) {
+    CUdeviceptr marker = 0;
+    size_t marker_bytes = 0;
+    out.waits_for_prior_grid =
+        cu->cuModuleGetGlobal_(&marker, &marker_bytes, out.module, kGridDependencyMarker) == CUDA_SUCCESS;
+  }
   // How many CTAs an SM runs at once decides how a split launch fills the waves (choose_splits). A failed
   // query is not fatal: 1 only makes the split choice conservative.
   int ctas = 0;
