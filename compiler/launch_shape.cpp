@@ -13,9 +13,12 @@ LaunchShape launch_shape(const Spec& spec) {
         shape.heads_per_cta = h;
         break;
       }
-    // Prefetching the next tile doubles the registers its loads take: only where a tile is small
-    // (one-byte formats up to head_dim 128: 40 registers a tile).
-    shape.unroll = kv_element_bytes(spec.kv) == 1 && spec.head_dim <= 128 ? 2 : 1;
+    // Prefetching the next tile (unroll 2) doubles the registers a tile's loads take (head_dim * bytes / 4
+    // a lane): up to head_dim 128 the kernel still fits without spilling. f16 at head_dim 128 then holds
+    // 214 registers and fits 2 CTAs an SM instead of 3; the prefetch more than repays that (measured on
+    // an H100 from batch 1 to 128: docs/PERFORMANCE.md §3h). Beyond 128 the one-byte formats would drop
+    // to 2 CTAs an SM too, unmeasured.
+    shape.unroll = spec.head_dim <= 128 ? 2 : 1;
     return shape;
   }
   // Mirrors DecodeShape in templates/kvjit/decode.cuh: lanes per row and 8-element vectors per lane.

@@ -106,7 +106,10 @@ TEST(MmaOptionTest, LaunchShapeAndSpecializer) {
     EXPECT_NE(src->source.find("kvjit::decode_mma_body<Config>(p)"), std::string::npos);
   }
   EXPECT_EQ(launch_shape(parsed("decode:hd=256,kv=int8,gqa=4,mma=1")).unroll, 1);
-  EXPECT_EQ(launch_shape(parsed("decode:hd=128,kv=f16,gqa=4,mma=1")).unroll, 1);
+  // Up to head_dim 128 every tensor-core format prefetches the next tile, f16 included.
+  EXPECT_EQ(launch_shape(parsed("decode:hd=128,kv=f16,gqa=4,mma=1")).unroll, 2);
+  EXPECT_EQ(launch_shape(parsed("decode:hd=64,kv=f16,gqa=4,mma=1")).unroll, 2);
+  EXPECT_EQ(launch_shape(parsed("decode:hd=192,kv=e4m3,gqa=4,mma=1")).unroll, 1);
   EXPECT_TRUE(launch_shape(parsed("decode:hd=128,kv=int8,gqa=4")).tensor_cores);
   EXPECT_FALSE(launch_shape(parsed("decode:hd=128,kv=int8,gqa=4,mma=0")).tensor_cores);
   auto simt = specialize(parsed("decode:hd=128,kv=int8,gqa=4,arch=sm_90,mma=0"));
