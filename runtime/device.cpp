@@ -10,6 +10,23 @@ namespace {
 constexpr int kMaxCachedDevices = 64;  // devices past this are read each time, still correct
 }  // namespace
 
+uint64_t context_key(const DriverApi& api, CUcontext context) {
+  if (context == nullptr) return 0;
+  if (api.cuCtxGetId_ == nullptr) return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(context));
+  unsigned long long id = 0;
+  return api.cuCtxGetId_(context, &id) == CUDA_SUCCESS ? static_cast<uint64_t>(id) : 0;
+}
+
+uint64_t current_context_key(const DriverApi& api) {
+  if (api.cuCtxGetId_ == nullptr) {
+    CUcontext current = nullptr;
+    return api.cuCtxGetCurrent_(&current) == CUDA_SUCCESS ? context_key(api, current) : 0;
+  }
+  // A null context asks for the current one's id; with none current the call fails.
+  unsigned long long id = 0;
+  return api.cuCtxGetId_(nullptr, &id) == CUDA_SUCCESS ? static_cast<uint64_t>(id) : 0;
+}
+
 Result<DeviceContext> current_device_context() {
   auto api = driver();
   if (!api) return api.error();
@@ -27,6 +44,8 @@ Result<DeviceContext> current_device_context() {
   } else {
     KVJIT_CU(cu, cuCtxGetDevice_(&out.device), "current context");
   }
+  out.context_key = context_key(*cu, out.context);
+  if (out.context_key == 0) return make_error(ErrorKind::driver, "current context: the driver gave it no id");
   // A device's attributes never change: read once per device, then every call (Engine::get asks each
   // time) costs the two context queries above only.
   struct CachedAttributes {

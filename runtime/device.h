@@ -1,6 +1,7 @@
 // The device side of "where does this kernel run": the current context, its device and that device's arch.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "compiler/spec.h"
@@ -10,11 +11,21 @@ namespace kvjit {
 
 struct DeviceContext {
   CUcontext context = nullptr;
+  uint64_t context_key = 0;  // context_key(context): what loaded kernels are keyed by
   CUdevice device = 0;
   Arch arch;  // sm_<major><minor>; arch-specific ('a') on sm_90 and newer datacenter parts is not implied
   int sm_count = 0;
   size_t max_shared_per_block_optin = 0;
 };
+
+// A context's key for the kernels loaded in it: the driver's context id, unique for the life of the process
+// (cuCtxGetId, CUDA 12.0+). A handle can be reused by a context created after another was destroyed, so a
+// kernel keyed by handle could be served into a context that never loaded its module. Drivers without
+// cuCtxGetId key by handle. 0 for no context, or when the driver cannot say.
+uint64_t context_key(const DriverApi& api, CUcontext context);
+
+// The key of the calling thread's current context, in one driver call; 0 when none is current.
+uint64_t current_context_key(const DriverApi& api);
 
 // The calling thread's current context. When none is current, device 0's primary context is retained and
 // made current (what the CUDA runtime does on first use), so plain host programs need no setup.

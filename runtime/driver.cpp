@@ -41,6 +41,7 @@ LoadedDriver load_driver() {
 #undef KVJIT_RESOLVE_DRIVER_FN
   out.api.cuLaunchKernelEx_ =
       reinterpret_cast<decltype(&cuLaunchKernelEx)>(dlsym(handle, KVJIT_STRINGIFY(cuLaunchKernelEx)));
+  out.api.cuCtxGetId_ = reinterpret_cast<decltype(&cuCtxGetId)>(dlsym(handle, KVJIT_STRINGIFY(cuCtxGetId)));
   CUresult rc = out.api.cuInit_(0);
   if (rc != CUDA_SUCCESS) {
     const char* name = nullptr;

@@ -64,8 +64,10 @@ struct DriverApi {
 #define KVJIT_DECLARE_DRIVER_FN(name) decltype(&name) name##_ = nullptr;
   KVJIT_DRIVER_FUNCTIONS(KVJIT_DECLARE_DRIVER_FN)
 #undef KVJIT_DECLARE_DRIVER_FN
-  // Optional (drivers from CUDA 12.0 on): null where the driver lacks it; launches then take cuLaunchKernel.
+  // Optional (drivers from CUDA 12.0 on): null where the driver lacks them. Launches then take
+  // cuLaunchKernel; contexts are then told apart by their handles (runtime/device.h, context_key).
   decltype(&cuLaunchKernelEx) cuLaunchKernelEx_ = nullptr;
+  decltype(&cuCtxGetId) cuCtxGetId_ = nullptr;
   int driver_version = 0;  // e.g. 13000
 };
 

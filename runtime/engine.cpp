@@ -85,22 +85,20 @@ Engine::~Engine() { wait_prefetch(); }
 
 Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
   // This thread's recent hits first: one driver query, no lock (recent_hits.h).
-  if (auto api = driver(); api.ok()) {
-    CUcontext current = nullptr;
-    if ((*api)->cuCtxGetCurrent_(&current) == CUDA_SUCCESS && current != nullptr)
+  if (auto api = driver(); api.ok())
+    if (const uint64_t current = current_context_key(**api); current != 0)
       if (auto kernel = recent_hits().find(id_, current, requested)) return kernel;
-  }
   // Only specs that passed this check are remembered above. It comes before the map too: resolving
   // arch=auto would make an invalid arch (sm_0a) equal to a valid resolved key.
   KVJIT_TRY(validate(requested));
   auto device = current_device_context();
   if (!device) return device.error();
   const Spec spec = resolve_arch(requested, *device);
-  const LoadedKernelKey map_key{device->context, spec};
+  const LoadedKernelKey map_key{device->context_key, spec};
   {
     std::shared_lock lock(mu_);
     if (auto it = kernels_.find(map_key); it != kernels_.end()) {
-      recent_hits().remember(id_, device->context, requested, it->second);
+      recent_hits().remember(id_, device->context_key, requested, it->second);
       return it->second;
     }
   }
@@ -137,7 +135,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     std::unique_lock lock(mu_);
     // Another thread may have loaded it meanwhile; keep the first so every caller shares one handle.
     auto [it, inserted] = kernels_.emplace(map_key, std::move(kernel));
-    recent_hits().remember(id_, device->context, requested, it->second);
+    recent_hits().remember(id_, device->context_key, requested, it->second);
     return it->second;
   }
   return last_error;

@@ -1,4 +1,4 @@
-// The key of an Engine's loaded kernels: a context and a resolved spec. Hashed from the spec's fields, not
+// The key of an Engine's loaded kernels: a context (its key, runtime/device.h) and a resolved spec. Hashed from the spec's fields, not
 // its canonical text, so a hit costs no formatting (Engine::get sits on paths that ask by spec every step).
 #pragma once
 
@@ -6,12 +6,11 @@
 #include <cstdint>
 
 #include "compiler/spec.h"
-#include "runtime/driver.h"
 
 namespace kvjit {
 
 struct LoadedKernelKey {
-  CUcontext context = nullptr;
+  uint64_t context = 0;
   Spec spec;
   bool operator==(const LoadedKernelKey&) const = default;
 };
@@ -29,7 +28,7 @@ struct LoadedKernelKeyHash {
                            (u(s.arch.sm) & 0x3fff) << 48 | u(s.arch.arch_specific) << 62 | u(s.softcap) << 63;
     uint64_t h = mix(0x9e3779b97f4a7c15ull ^ enums);
     h = mix(h ^ sizes);
-    h = mix(h ^ static_cast<uint64_t>(reinterpret_cast<uintptr_t>(k.context)));
+    h = mix(h ^ k.context);
     return static_cast<size_t>(h);
   }
   // splitmix64's finalizer: every input bit reaches every output bit.

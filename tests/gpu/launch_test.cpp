@@ -1,4 +1,8 @@
 // Launch behaviour: CUDA graph capture and replay, concurrent launches, self-healing loads.
+#include <dlfcn.h>
+#include <fmt/format.h>
+
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -213,6 +217,51 @@ TEST(GpuLaunch, RecentHitsKeepEnginesApart) {
     from_thread = a->get(spec)->get();
   }).join();
   EXPECT_EQ(from_thread, renewed->get());
+}
+
+// Loaded kernels are keyed by the driver's context id, not the handle: a context created after another
+// was destroyed may get the same handle, and must load its own modules (the destroyed context's functions
+// are gone with it). One engine serves six contexts in turn, each destroyed after its launch.
+// The versioned symbol cuda.h maps a name to (cuCtxCreate -> cuCtxCreate_v4), as runtime/driver.cpp resolves it.
+#define KVJIT_TEST_SYMBOL_TEXT(x) #x
+#define KVJIT_TEST_SYMBOL(x) KVJIT_TEST_SYMBOL_TEXT(x)
+
+TEST(GpuLaunch, EachNewContextLoadsItsOwnKernels) {
+  KVJIT_REQUIRE_GPU();
+  if (cu()->cuCtxGetId_ == nullptr) GTEST_SKIP() << "this driver has no cuCtxGetId: contexts are keyed by handle";
+  void* libcuda = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+  ASSERT_NE(libcuda, nullptr);
+  auto create = reinterpret_cast<decltype(&cuCtxCreate)>(dlsym(libcuda, KVJIT_TEST_SYMBOL(cuCtxCreate)));
+  auto destroy = reinterpret_cast<decltype(&cuCtxDestroy)>(dlsym(libcuda, KVJIT_TEST_SYMBOL(cuCtxDestroy)));
+  ASSERT_TRUE(create != nullptr && destroy != nullptr);
+  CUcontext outer = nullptr;
+  check(cu()->cuCtxGetCurrent_(&outer), "cuCtxGetCurrent");
+  const CUdevice device = current_device_context()->device;
+
+  Engine one_engine;
+  DecodeCase c;
+  c.spec.kv = KvDtype::int8;
+  c.spec.gqa = 4;
+  c.seq_lens = {300, 17};
+  std::set<uint64_t> keys;
+  std::set<CUcontext> handles;
+  int reused_handles = 0;
+  for (int i = 0; i < 6; ++i) {
+    CUcontext ctx = nullptr;
+    CUctxCreateParams params{};
+    check(create(&ctx, &params, 0, device), "cuCtxCreate");  // and makes it current
+    keys.insert(context_key(*cu(), ctx));
+    if (!handles.insert(ctx).second) ++reused_handles;
+    c.seed = 900 + static_cast<uint32_t>(i);
+    const DecodeOutcome outcome = run_decode_case(one_engine, c);
+    EXPECT_LE(outcome.rel_l2, 1e-3) << "context " << i;
+    EXPECT_EQ(outcome.unwritten, 0) << "context " << i;
+    check(destroy(ctx), "cuCtxDestroy");
+  }
+  check(cu()->cuCtxSetCurrent_(outer), "cuCtxSetCurrent");
+  EXPECT_EQ(keys.size(), 6u) << "every context has its own key";
+  EXPECT_EQ(keys.count(0), 0u);
+  fmt::print("KVJIT_RESULT contexts=6 reused_handles={}\n", reused_handles);
 }
 
 // A module built without the wait (here sm_80 PTX, JIT-compiled for this GPU) has no marker, so a launch

@@ -7,7 +7,8 @@
 namespace kvjit {
 namespace {
 
-CUcontext fake_context(uintptr_t n) { return reinterpret_cast<CUcontext>(n); }
+// Context keys as runtime/device.h gives them (driver context ids).
+uint64_t fake_context(uint64_t n) { return n; }
 
 TEST(RecentHits, HitOnlyForTheSameEngineContextAndSpec) {
   RecentHits<int> hits;
