@@ -15,9 +15,10 @@ LaunchShape launch_shape(const Spec& spec) {
       }
     // Prefetching the next tile (unroll 2) doubles the registers a tile's loads take (head_dim * bytes / 4
     // a lane): up to head_dim 128 the kernel still fits without spilling. f16 at head_dim 128 then holds
-    // 214 registers and fits 2 CTAs an SM instead of 3; the prefetch more than repays that (measured on
-    // an H100 from batch 1 to 128: docs/PERFORMANCE.md §3h). Beyond 128 the one-byte formats would drop
-    // to 2 CTAs an SM too, unmeasured.
+    // 210-218 registers (gqa 4 to 16, sm_90) and fits 2 CTAs an SM instead of 3; there the prefetch more
+    // than repays that (measured on an H100 from batch 1 to 128; head_dim 64 gains too, head_dim 96 loses a
+    // point at 64 x 4096: docs/PERFORMANCE.md §3h). Beyond 128 the one-byte formats would drop to 2 CTAs an
+    // SM too, unmeasured.
     shape.unroll = spec.head_dim <= 128 ? 2 : 1;
     return shape;
   }

@@ -24,7 +24,8 @@ struct DeviceContext {
 // cuCtxGetId key by handle. 0 for no context, or when the driver cannot say.
 uint64_t context_key(const DriverApi& api, CUcontext context);
 
-// The key of the calling thread's current context, in one driver call; 0 when none is current.
+// The key of the calling thread's current context, in one driver call; 0 when none is current or the driver
+// cannot say.
 uint64_t current_context_key(const DriverApi& api);
 
 // The calling thread's current context. When none is current, device 0's primary context is retained and

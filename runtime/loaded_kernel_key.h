@@ -1,5 +1,6 @@
-// The key of an Engine's loaded kernels: a context (its key, runtime/device.h) and a resolved spec. Hashed from the spec's fields, not
-// its canonical text, so a hit costs no formatting (Engine::get sits on paths that ask by spec every step).
+// The key of an Engine's loaded kernels: a context's key (runtime/device.h) and a resolved spec. Hashed from
+// the spec's fields, not its canonical text, so a hit costs no formatting (Engine::get sits on paths that ask
+// by spec every step).
 #pragma once
 
 #include <cstddef>
@@ -10,7 +11,7 @@
 namespace kvjit {
 
 struct LoadedKernelKey {
-  uint64_t context = 0;
+  uint64_t context_key = 0;
   Spec spec;
   bool operator==(const LoadedKernelKey&) const = default;
 };
@@ -28,7 +29,7 @@ struct LoadedKernelKeyHash {
                            (u(s.arch.sm) & 0x3fff) << 48 | u(s.arch.arch_specific) << 62 | u(s.softcap) << 63;
     uint64_t h = mix(0x9e3779b97f4a7c15ull ^ enums);
     h = mix(h ^ sizes);
-    h = mix(h ^ k.context);
+    h = mix(h ^ k.context_key);
     return static_cast<size_t>(h);
   }
   // splitmix64's finalizer: every input bit reaches every output bit.

@@ -99,7 +99,7 @@ TEST(MmaOptionTest, LaunchShapeAndSpecializer) {
     EXPECT_TRUE(shape.tensor_cores);
     EXPECT_LE(shape.heads_per_cta, 8);
     EXPECT_EQ(gqa % shape.heads_per_cta, 0);
-    EXPECT_EQ(shape.unroll, 2);  // one-byte format at head_dim 128: the next tile is prefetched
+    EXPECT_EQ(shape.unroll, 2);  // every tensor-core format up to head_dim 128 prefetches the next tile
     auto src = specialize(s);
     ASSERT_TRUE(src.ok());
     EXPECT_NE(src->source.find("#include \"kvjit/decode_mma.cuh\""), std::string::npos);

@@ -28,7 +28,7 @@ TEST(LoadedKernelKey, EveryFieldAndTheContextCount) {
       [](LoadedKernelKey& k) { k.spec.scale = ScaleDtype::f32; },
       [](LoadedKernelKey& k) { k.spec.mma = Mma::off; },
       [](LoadedKernelKey& k) { k.spec.backend = Backend::llvm; },
-      [](LoadedKernelKey& k) { k.context = 2; },
+      [](LoadedKernelKey& k) { k.context_key = 2; },
   };
   const LoadedKernelKeyHash hash;
   const LoadedKernelKey key{1, base};
