@@ -2,8 +2,8 @@
 // a thread asks for the same few: a hit here costs a compare per entry and a reference count, no lock or
 // hash. Entries are keyed by the engine's id (ids are never reused, unlike addresses, so a destroyed
 // engine's entries never match), the current context's key (runtime/device.h: the driver's context id, never
-// reused; the handle on drivers before CUDA 12.0) and the spec as asked: a context belongs to one device, so the same spec asked in it (arch=auto included)
-// resolves to the same kernel.
+// reused; the handle on drivers before CUDA 12.0) and the spec as asked: a context belongs to one device, so
+// the same spec asked in it (arch=auto included) resolves to the same kernel.
 #pragma once
 
 #include <array>
