@@ -18,7 +18,7 @@ template <typename Params>
 Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const LaunchPlan& plan, Params& params) {
   if (plan.empty) return Ok{};
   void* kernel_params[] = {&params};
-  if (plan.programmatic && k.waits_for_prior_grid() && api->cuLaunchKernelEx_ != nullptr) {
+  if (plan.programmatic && k.launches_programmatically()) {
     CUlaunchAttribute attribute{};
     attribute.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
     attribute.value.programmaticStreamSerializationAllowed = 1;

@@ -28,8 +28,10 @@ class Kernel {
   const Spec& spec() const { return spec_; }
   const LaunchShape& shape() const { return shape_; }
   bool loaded_from_cubin() const { return from_cubin_; }
-  // Whether launches with DecodeArgs::pdl are programmatic: the loaded module waits for the grid before it.
+  // Whether the loaded module waits for the grid before it (only such a module may launch programmatically).
   bool waits_for_prior_grid() const { return waits_for_prior_grid_; }
+  // Whether a launch with DecodeArgs::pdl is programmatic: the module waits and the driver has cuLaunchKernelEx.
+  bool launches_programmatically() const { return waits_for_prior_grid_ && api_->cuLaunchKernelEx_ != nullptr; }
   CUfunction function() const { return function_; }
 
   Status decode(CUstream stream, const DecodeArgs& args) const;

@@ -229,7 +229,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
                      decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
   // Each launch of a sample then overlaps the previous one's end; where the kernel or the driver cannot,
   // DecodeArgs::pdl launches plainly and the row says so.
-  row.pdl = pdl && (*kernel)->waits_for_prior_grid() && api->cuLaunchKernelEx_ != nullptr;
+  row.pdl = pdl && (*kernel)->launches_programmatically();
   row.splits = splits > 0 ? splits : (*kernel)->decode_splits(batch, kv_heads, context);
   return row;
 }
