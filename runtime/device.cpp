@@ -30,7 +30,25 @@ uint64_t current_context_key(const DriverApi& api) {
 Result<DeviceContext> current_device_context() {
   auto api = driver();
   if (!api) return api.error();
-  const DriverApi* cu = *api;
+  return current_device_context(**api);
+}
+
+Result<DeviceContext> current_device_context(const DriverApi& api, uint64_t current_key) {
+  // Keys that are ids name one context for the life of the process; a handle key may name a later context.
+  if (current_key == 0 || api.cuCtxGetId_ == nullptr) return current_device_context(api);
+  struct LastAnswer {
+    const DriverApi* api = nullptr;
+    DeviceContext device;
+  };
+  thread_local LastAnswer last;
+  if (last.api == &api && last.device.context_key == current_key) return last.device;
+  auto device = current_device_context(api);
+  if (device) last = LastAnswer{&api, *device};
+  return device;
+}
+
+Result<DeviceContext> current_device_context(const DriverApi& api) {
+  const DriverApi* cu = &api;
   DeviceContext out;
   KVJIT_CU(cu, cuCtxGetCurrent_(&out.context), "current context");
   if (out.context == nullptr) {
@@ -44,8 +62,13 @@ Result<DeviceContext> current_device_context() {
   } else {
     KVJIT_CU(cu, cuCtxGetDevice_(&out.device), "current context");
   }
-  out.context_key = context_key(*cu, out.context);
-  if (out.context_key == 0) return make_error(ErrorKind::driver, "current context: the driver gave it no id");
+  if (cu->cuCtxGetId_ != nullptr) {
+    unsigned long long id = 0;
+    KVJIT_CU(cu, cuCtxGetId_(out.context, &id), "current context's id");
+    out.context_key = id;
+  } else {
+    out.context_key = context_key(*cu, out.context);
+  }
   // A device's attributes never change: read once per device, then every call (Engine::get asks each
   // time) costs the two context queries above only.
   struct CachedAttributes {

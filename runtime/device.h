@@ -31,6 +31,12 @@ uint64_t current_context_key(const DriverApi& api);
 // The calling thread's current context. When none is current, device 0's primary context is retained and
 // made current (what the CUDA runtime does on first use), so plain host programs need no setup.
 Result<DeviceContext> current_device_context();
+// The same through a given driver table.
+Result<DeviceContext> current_device_context(const DriverApi& api);
+// The same where the caller has just read the current context's key (current_context_key): this thread's
+// last answer when it was for that key, with no driver call. Only where keys are the driver's ids, which no
+// later context takes; with handle keys (drivers before CUDA 12.0) it asks the driver each time.
+Result<DeviceContext> current_device_context(const DriverApi& api, uint64_t current_key);
 
 // What a self-test verdict is valid for: the device's name, arch and SM count, and the driver's CUDA version
 // (its JIT compiles the PTX of archs it has no cubin for), e.g. "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, CUDA

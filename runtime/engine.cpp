@@ -85,13 +85,16 @@ Engine::~Engine() { wait_prefetch(); }
 
 Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
   // This thread's recent hits first: one driver query, no lock (recent_hits.h).
-  if (auto api = driver(); api.ok())
-    if (const uint64_t current = current_context_key(**api); current != 0)
-      if (auto kernel = recent_hits().find(id_, current, requested)) return kernel;
+  auto api = driver();
+  const uint64_t current = api ? current_context_key(**api) : 0;
+  if (current != 0)
+    if (auto kernel = recent_hits().find(id_, current, requested)) return kernel;
   // Only specs that passed this check are remembered above. It comes before the map too: resolving
   // arch=auto would make an invalid arch (sm_0a) equal to a valid resolved key.
   KVJIT_TRY(validate(requested));
-  auto device = current_device_context();
+  if (!api) return api.error();
+  // With the key just read, the context's device comes from this thread's last answer (no driver call).
+  auto device = current_device_context(**api, current);
   if (!device) return device.error();
   const Spec spec = resolve_arch(requested, *device);
   const LoadedKernelKey map_key{device->context_key, spec};
@@ -120,7 +123,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     kernel->from_cubin_ = loaded->from_cubin;
     kernel->waits_for_prior_grid_ = loaded->waits_for_prior_grid;
     kernel->slots_ = DeviceSlots{device->sm_count, loaded->ctas_per_sm};
-    kernel->api_ = driver().value();
+    kernel->api_ = *api;
     kernel->artifact_key_ = (*artifact)->key;
     // KVJIT_SELFTEST=1: a decode variant is served only after its numerics check passed on this device, now or
     // in an earlier process (the verdict kept with the cache entry).

@@ -78,9 +78,13 @@ class Engine {
   // device is returned as is (SelfTestResult::recorded) instead of testing again.
   Result<SelfTestResult> self_test(const Kernel& decode, bool recorded_ok);
 
+  // Distinct for every Engine of the process, never reused: what the threads' recent hits of get() are keyed
+  // by (runtime/recent_hits.h).
+  uint64_t id() const { return id_; }
+
  private:
   std::shared_ptr<ArtifactProvider> provider_;
-  const uint64_t id_;  // distinct for every Engine of the process: keys the threads' recent hits
+  const uint64_t id_;
   std::shared_mutex mu_;
   std::unordered_map<LoadedKernelKey, std::shared_ptr<const Kernel>, LoadedKernelKeyHash> kernels_;
   std::mutex prefetch_mu_;

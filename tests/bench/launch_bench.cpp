@@ -1,8 +1,9 @@
 // Launch-path costs on a GPU (each benchmark reports an error and skips without one): the host time of
 // Kernel::decode (argument checks, launch planning, cuLaunchKernel) against a raw cuLaunchKernel of the same
 // function with the same parameters (goal: at most 1 us more), Engine::get of a loaded kernel (the same spec
-// again, and cycling over 10 specs), and loading a cached module's cubin into a launchable function (with
-// cache_bench's disk hit: a disk hit to a launchable function, goal 1 ms).
+// again, cycling over 10 specs, and cycling past the thread's recent hits), and loading a cached module's
+// cubin into a launchable function (with cache_bench's disk hit: a disk hit to a launchable function, goal
+// 1 ms).
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -13,6 +14,7 @@
 #include "compiler/nvrtc_backend.h"
 #include "runtime/engine.h"
 #include "runtime/launch_plan.h"
+#include "runtime/recent_hits.h"
 
 namespace kvjit {
 namespace {
@@ -139,15 +141,8 @@ void BM_EngineGetLoaded(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(f.engine.get(spec));
 }
 
-// Engine::get cycling over more loaded specs than a thread's recent hits hold (runtime/recent_hits.h), so
-// every call takes the engine's shared map: the cost of a hit that is not a repeat.
-void BM_EngineGetLoadedRotating(benchmark::State& state) {
-  LaunchFixture& f = fixture(state);
-  if (!f.kernel) return;
-  std::vector<Spec> specs;
-  for (const char* kv : {"f16", "int8", "q8", "e4m3", "e5m2"})
-    for (const char* mma : {"auto", "0"})
-      specs.push_back(parse_spec(fmt::format("decode:hd=128,page=16,gqa=4,kv={},mma={}", kv, mma)).value_or_throw());
+// Engine::get of loaded kernels in a sequence of specs, each asked in turn.
+void time_engine_get_cycling(benchmark::State& state, LaunchFixture& f, const std::vector<Spec>& specs) {
   f.engine.prefetch(specs);
   for (const Spec& s : specs)
     if (auto k = f.engine.get(s); !k) {
@@ -159,6 +154,42 @@ void BM_EngineGetLoadedRotating(benchmark::State& state) {
     benchmark::DoNotOptimize(f.engine.get(specs[i]));
     i = i + 1 == specs.size() ? 0 : i + 1;
   }
+}
+
+// Cycling over 10 loaded specs: another spec each call, all held by the thread's recent hits.
+void BM_EngineGetLoadedRotating(benchmark::State& state) {
+  LaunchFixture& f = fixture(state);
+  if (!f.kernel) return;
+  std::vector<Spec> specs;
+  for (const char* kv : {"f16", "int8", "q8", "e4m3", "e5m2"})
+    for (const char* mma : {"auto", "0"})
+      specs.push_back(parse_spec(fmt::format("decode:hd=128,page=16,gqa=4,kv={},mma={}", kv, mma)).value_or_throw());
+  time_engine_get_cycling(state, f, specs);
+}
+
+// Cycling over one more spec than a set of the recent hits holds, all falling in one set, so every call
+// misses them and takes the engine's shared map: a hit of the map itself.
+void BM_EngineGetLoadedPastRecentHits(benchmark::State& state) {
+  LaunchFixture& f = fixture(state);
+  if (!f.kernel) return;
+  const uint64_t context = current_context_key(*f.api);
+  std::vector<Spec> specs;
+  int set = -1;
+  for (const char* kv : {"f16", "int8", "q8", "e4m3", "e5m2"})
+    for (int page : {1, 8, 16, 32, 64, 128, 256})
+      for (int gqa : {1, 2, 4, 8})
+        for (const char* mma : {"auto", "0"}) {
+          const Spec s = parse_spec(fmt::format("decode:hd=128,page={},gqa={},kv={},mma={}", page, gqa, kv, mma))
+                             .value_or_throw();
+          const int s_set = RecentHits<Kernel>::set_of(f.engine.id(), context, s);
+          if (set < 0) set = s_set;
+          if (s_set == set && specs.size() < RecentHits<Kernel>::kWays + 1) specs.push_back(s);
+        }
+  if (specs.size() < RecentHits<Kernel>::kWays + 1) {
+    state.SkipWithError("too few candidate specs share a set");
+    return;
+  }
+  time_engine_get_cycling(state, f, specs);
 }
 
 // A cached entry's cubin to a launchable function: what a disk hit adds after reading the entry.
@@ -184,6 +215,7 @@ BENCHMARK(BM_RawCuLaunchKernel)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_KernelDecode)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_EngineGetLoaded)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_EngineGetLoadedRotating)->Unit(benchmark::kNanosecond);
+BENCHMARK(BM_EngineGetLoadedPastRecentHits)->Unit(benchmark::kNanosecond);
 BENCHMARK(BM_ModuleLoadToFunction)->Unit(benchmark::kMicrosecond);
 
 }  // namespace

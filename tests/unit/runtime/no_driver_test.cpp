@@ -2,6 +2,8 @@
 // one clear error and nothing crashes. CTest runs this binary with that variable set.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "runtime/engine.h"
 
 namespace kvjit {
@@ -29,6 +31,16 @@ TEST(NoDriver, InvalidSpecIsReportedBeforeTheDriver) {
   auto kernel = engine.get(bad);
   ASSERT_FALSE(kernel.ok());
   EXPECT_EQ(kernel.error().kind, ErrorKind::invalid_spec);
+}
+
+TEST(NoDriver, EnginesHaveDistinctIds) {
+  auto first = std::make_unique<Engine>();
+  const uint64_t first_id = first->id();
+  first.reset();
+  Engine second, third;
+  EXPECT_NE(second.id(), third.id());
+  EXPECT_NE(second.id(), first_id) << "an id is not reused after its engine is gone";
+  EXPECT_NE(third.id(), first_id);
 }
 
 TEST(NoDriver, PrefetchStillCompiles) {
