@@ -20,6 +20,13 @@ LaunchShape launch_shape(const Spec& spec) {
     // point at 64 x 4096: docs/PERFORMANCE.md §3h). Beyond 128 the one-byte formats would drop to 2 CTAs an
     // SM too, unmeasured.
     shape.unroll = spec.head_dim <= 128 ? 2 : 1;
+    // The one-byte formats at head_dim 128 hold 142-155 registers a thread: an SM fits 3 CTAs of 4 warps or 2
+    // of 6, 12 warps either way. In CTAs of 6 a split launch fills the SMs with fewer, longer CTAs, so a
+    // partition's fixed costs (its start's dependent loads, its end) weigh less: measured on an H100, e4m3 and
+    // int8 gain 1-11 points of copy bandwidth at every batch and context timed (docs/PERFORMANCE.md §3j).
+    // Other head dims keep 4 warps: unmeasured (at 256 a CTA of 6 warps and 8 heads would pass 48 KB of
+    // static shared memory).
+    if (kv_element_bytes(spec.kv) == 1 && spec.head_dim == 128) shape.warps = 6;
     return shape;
   }
   // Mirrors DecodeShape in templates/kvjit/decode.cuh: lanes per row and 8-element vectors per lane.
