@@ -20,13 +20,10 @@ LaunchShape launch_shape(const Spec& spec) {
     // point at 64 x 4096: docs/PERFORMANCE.md §3h). Beyond 128 the one-byte formats would drop to 2 CTAs an
     // SM too, unmeasured.
     shape.unroll = spec.head_dim <= 128 ? 2 : 1;
-    // The one-byte formats at head_dim 128 hold 142-155 registers a thread: an SM fits 3 CTAs of 4 warps or 2
-    // of 6, 12 warps either way. In CTAs of 6 a split launch fills the SMs with fewer, longer CTAs, so a
-    // partition's fixed costs (its start's dependent loads, its end) weigh less: measured on an H100, e4m3 and
-    // int8 gain 1-11 points of copy bandwidth at every batch and context timed (docs/PERFORMANCE.md §3j).
-    // Other head dims keep 4 warps: unmeasured (at 256 a CTA of 6 warps and 8 heads would pass 48 KB of
-    // static shared memory).
-    if (kv_element_bytes(spec.kv) == 1 && spec.head_dim == 128) shape.warps = 6;
+    // 4 warps a CTA for every format. The one-byte formats (142-155 registers) could take CTAs of 6, 2 an SM
+    // instead of 3 of 4: that wins 7% where the grid fits 2 CTAs an SM's waves (batch 32, 64, 128; 1 x 32768)
+    // and loses 7-35% where it fits 3 (batch 24, 40, 48), so it would be a choice per launch, not per spec
+    // (docs/PERFORMANCE.md §3j).
     return shape;
   }
   // Mirrors DecodeShape in templates/kvjit/decode.cuh: lanes per row and 8-element vectors per lane.

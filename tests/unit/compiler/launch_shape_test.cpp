@@ -45,25 +45,6 @@ TEST(LaunchShapeTest, KnownShapes) {
   EXPECT_EQ(launch_shape(s).chunks(s), 7);
 }
 
-TEST(LaunchShapeTest, OneByteTensorCoreDecodeAtHeadDim128TakesSixWarps) {
-  for (KvDtype kv : {KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2}) {
-    Spec s = parse_spec("decode:hd=128,gqa=4,arch=sm_90").value_or_throw();
-    s.kv = kv;
-    SCOPED_TRACE(to_string(s));
-    EXPECT_EQ(launch_shape(s).warps, 6);
-    EXPECT_EQ(launch_shape(s).threads(), 192);
-    s.gqa = 16;
-    EXPECT_EQ(launch_shape(s).warps, 6);
-    s.head_dim = 64;
-    EXPECT_EQ(launch_shape(s).warps, 4) << "other head dims keep 4";
-    s.head_dim = 128;
-    s.mma = Mma::off;
-    EXPECT_EQ(launch_shape(s).warps, 4) << "the CUDA-core body keeps 4";
-  }
-  EXPECT_EQ(launch_shape(parse_spec("decode:hd=128,gqa=4,kv=f16,arch=sm_90").value_or_throw()).warps, 4);
-  EXPECT_EQ(launch_shape(parse_spec("decode:hd=128,gqa=4,kv=bf16,arch=sm_90").value_or_throw()).warps, 4);
-}
-
 TEST(LaunchShapeTest, AppendUsesDefaults) {
   Spec s;
   s.kind = Kind::append;
