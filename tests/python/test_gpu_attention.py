@@ -123,6 +123,19 @@ def test_split_kv_matches_unsplit():
         run_decode(spec, lens, workspace=workspace, max_seq_len=max(lens), num_splits=splits)
 
 
+def test_programmatic_dependent_launch_matches_the_reference():
+    """pdl=True (sm_90 and up; elsewhere a plain launch) takes the same kernel and must give the same result,
+    unsplit and split (where the merge runs while the next launch is placed)."""
+    spec = kvjit.Spec("decode:hd=128,gqa=4,kv=e4m3")
+    kernel = kvjit.default_engine().get(spec)
+    lens = [4096, 1500]
+    run_decode(spec, lens, pdl=True)
+    workspace = torch.zeros(kernel.decode_workspace_bytes(len(lens), 2), dtype=torch.uint8, device=DEVICE)
+    plain, _, _ = run_decode(spec, lens, workspace=workspace, max_seq_len=max(lens), num_splits=8)
+    chained, _, _ = run_decode(spec, lens, workspace=workspace, max_seq_len=max(lens), num_splits=8, pdl=True)
+    assert torch.equal(plain, chained), "a launch with pdl differs from the plain one"
+
+
 def test_split_workspace_is_zeroed_once():
     """The documented contract (launch_args.h): a workspace of decode_workspace_bytes(batch, heads), zeroed once
     after allocation, serves every later launch, including ones with another split count or a smaller batch (a

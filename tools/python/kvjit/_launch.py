@@ -160,11 +160,20 @@ def _contig_cache(c: _Checker, batch, k_cache, v_cache, k_scales, v_scales, seq_
     return out
 
 
+def _torch_current_stream(torch, device: int) -> int:
+    """torch's current stream on `device` as a handle. The raw getter (the one Triton uses) skips building a
+    torch.cuda.Stream, which costs several microseconds of every launch."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)
+    if raw is not None:
+        return raw(device)
+    return torch.cuda.current_stream(device).cuda_stream
+
+
 def _stream_handle(stream, first: TensorView) -> int:
     if stream is None:
         torch = _torch()
         if torch is not None and is_torch_tensor(first.obj) and first.device == "cuda":
-            return torch.cuda.current_stream(first.obj.device).cuda_stream
+            return _torch_current_stream(torch, first.device_id)
         return 0
     if isinstance(stream, int) and not isinstance(stream, bool):
         return stream
@@ -176,6 +185,18 @@ def _stream_handle(stream, first: TensorView) -> int:
         return int(stream.ptr)
     raise TypeError(f"stream: expected an int handle, a torch/cupy stream or an object with __cuda_stream__, "
                     f"got {type(stream).__name__}")
+
+
+def _run_on(device: int | None, launch, *args) -> None:
+    """launch(*args) with `device` current; without a device guard where torch already has it current (the
+    usual case, and the guard costs microseconds a launch)."""
+    if device is not None and device >= 0:
+        torch = _torch()
+        if torch is not None and torch.cuda.is_initialized() and torch.cuda.current_device() == device:
+            launch(*args)
+            return
+    with device_scope(device):
+        launch(*args)
 
 
 @contextmanager
@@ -356,8 +377,7 @@ class Kernel:
         args, qv, out, checker = check_decode(self.spec, self.device, q, k_cache, v_cache, **kwargs)
         device = checker.device()
         handle = _stream_handle(stream, qv)
-        with device_scope(self.device if device is None else device):
-            self._native.decode(handle, args)
+        _run_on(self.device if device is None else device, self._native.decode, handle, args)
         return out
 
     def append(self, k, v, k_cache, v_cache, slot_mapping, *, stream=None, **kwargs):
@@ -366,8 +386,7 @@ class Kernel:
         args, kv, checker = check_append(self.spec, self.device, k, v, k_cache, v_cache, slot_mapping, **kwargs)
         device = checker.device()
         handle = _stream_handle(stream, kv)
-        with device_scope(self.device if device is None else device):
-            self._native.append(handle, args)
+        _run_on(self.device if device is None else device, self._native.append, handle, args)
 
     def __repr__(self):
         return f"kvjit.Kernel('{self.spec}', device={self.device})"
@@ -426,22 +445,35 @@ def _first_device(obj) -> int | None:
     return v.device_id if v.device == "cuda" else None
 
 
+def _loaded_kernel(engine: Engine, spec: Spec, first) -> Kernel | None:
+    """The kernel for `spec` on the device of torch tensor `first` if `engine` has loaded it already, else None."""
+    if not is_torch_tensor(first) or not first.is_cuda:
+        return None
+    return engine._kernels.get((str(spec), first.get_device()))
+
+
 def decode(spec, q, k_cache, v_cache, *, engine: Engine | None = None, **kwargs):
     """kvjit.decode(spec, q, k_cache, v_cache, ...): Kernel.decode through the default engine."""
     spec = as_spec(spec)
-    # Arguments are checked before any kernel is compiled or loaded.
-    check_decode(spec, None, q, k_cache, v_cache, allocate_out=False,
-                 **{k: v for k, v in kwargs.items() if k != "stream"})
-    kernel = (engine or default_engine()).get(spec, device=_first_device(q))
+    engine = engine or default_engine()
+    kernel = _loaded_kernel(engine, spec, q)
+    if kernel is None:
+        # Arguments are checked before any kernel is compiled or loaded (Kernel.decode checks them again).
+        check_decode(spec, None, q, k_cache, v_cache, allocate_out=False,
+                     **{k: v for k, v in kwargs.items() if k != "stream"})
+        kernel = engine.get(spec, device=_first_device(q))
     return kernel.decode(q, k_cache, v_cache, **kwargs)
 
 
 def append(spec, k, v, k_cache, v_cache, slot_mapping, *, engine: Engine | None = None, **kwargs):
     """kvjit.append(spec, k, v, k_cache, v_cache, slot_mapping, ...): Kernel.append through the default engine."""
     spec = as_spec(spec)
-    check_append(spec, None, k, v, k_cache, v_cache, slot_mapping, **{k_: v_ for k_, v_ in kwargs.items()
-                                                                       if k_ != "stream"})
-    kernel = (engine or default_engine()).get(spec, device=_first_device(k))
+    engine = engine or default_engine()
+    kernel = _loaded_kernel(engine, spec, k)
+    if kernel is None:
+        check_append(spec, None, k, v, k_cache, v_cache, slot_mapping, **{k_: v_ for k_, v_ in kwargs.items()
+                                                                           if k_ != "stream"})
+        kernel = engine.get(spec, device=_first_device(k))
     kernel.append(k, v, k_cache, v_cache, slot_mapping, **kwargs)
 
 

@@ -53,7 +53,9 @@ class Spec:
     what is allowed.
     """
 
-    __slots__ = ("_fields",)
+    # Each field is a slot of its own besides the dict, so reading one is a plain attribute read: a launch
+    # reads a dozen of them while checking its arguments.
+    __slots__ = ("_fields",) + FIELDS
 
     def __init__(self, text: str | Spec | None = None, /, **fields):
         unknown = set(fields) - set(FIELDS)
@@ -94,6 +96,8 @@ class Spec:
     def __setattr__(self, name, value):
         if name == "_fields":
             object.__setattr__(self, name, value)
+            for field in FIELDS:
+                object.__setattr__(self, field, value[field])
         else:
             raise AttributeError("Spec is immutable; use spec.replace(...)")
 

@@ -92,12 +92,19 @@ def is_torch_tensor(obj) -> bool:
     return torch is not None and isinstance(obj, torch.Tensor)
 
 
+_TORCH_DTYPE_NAMES: dict = {}  # torch.dtype -> its name, as dtypes are first seen (str() of one is slow)
+
+
 def _from_torch(name: str, t) -> TensorView:
-    dtype = str(t.dtype).removeprefix("torch.")
-    device_id = t.device.index if t.device.type == "cuda" else None
-    if t.device.type == "cuda" and device_id is None:
-        device_id = _torch().cuda.current_device()
-    return TensorView(name, t.data_ptr(), tuple(t.shape), tuple(t.stride()), dtype, t.device.type, device_id, t)
+    dtype = _TORCH_DTYPE_NAMES.get(t.dtype)
+    if dtype is None:
+        dtype = _TORCH_DTYPE_NAMES[t.dtype] = str(t.dtype).removeprefix("torch.")
+    if t.is_cuda:
+        # A CUDA tensor always names its device. Strides only where they matter (None: C-contiguous); torch's
+        # is_contiguous, like TensorView's, ignores the strides of size-1 dims.
+        strides = None if t.is_contiguous() else tuple(t.stride())
+        return TensorView(name, t.data_ptr(), tuple(t.shape), strides, dtype, "cuda", t.get_device(), t)
+    return TensorView(name, t.data_ptr(), tuple(t.shape), tuple(t.stride()), dtype, t.device.type, None, t)
 
 
 def _from_cai(name: str, obj, cai: dict) -> TensorView:
