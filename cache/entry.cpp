@@ -9,7 +9,8 @@ bool operator==(const Entry& a, const Entry& b) {
          ra.registers == rb.registers && ra.shared_bytes == rb.shared_bytes && ra.stack_bytes == rb.stack_bytes &&
          ra.spill_store_bytes == rb.spill_store_bytes && ra.spill_load_bytes == rb.spill_load_bytes &&
          a.shape.warps == b.shape.warps && a.shape.heads_per_cta == b.shape.heads_per_cta &&
-         a.shape.unroll == b.shape.unroll && a.compile_ms == b.compile_ms;
+         a.shape.unroll == b.shape.unroll && a.shape.tensor_cores == b.shape.tensor_cores &&
+         a.compile_ms == b.compile_ms;
 }
 
 Entry make_entry(const Key& key, const CompiledKernel& k) {

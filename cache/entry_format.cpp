@@ -29,7 +29,7 @@ std::string serialize_meta(const Entry& e) {
   w.str(e.log);
   for (int v : {e.resources.registers, e.resources.shared_bytes, e.resources.stack_bytes,
                 e.resources.spill_store_bytes, e.resources.spill_load_bytes, e.shape.warps, e.shape.heads_per_cta,
-                e.shape.unroll})
+                e.shape.unroll, e.shape.tensor_cores ? 1 : 0})
     w.i32(v);
   w.f64(e.compile_ms);
   return meta;
@@ -48,9 +48,14 @@ Status parse_meta(std::string_view meta, Entry& e) {
   int32_t* ints[] = {&e.resources.registers,        &e.resources.shared_bytes,    &e.resources.stack_bytes,
                      &e.resources.spill_store_bytes, &e.resources.spill_load_bytes, &e.shape.warps,
                      &e.shape.heads_per_cta,         &e.shape.unroll};
+  int32_t tensor_cores = 0;
   if (!r.str(e.log)) return format_error("bad metadata: log cut short");
   for (int32_t* v : ints)
     if (!r.i32(*v)) return format_error("bad metadata: report cut short");
+  if (!r.i32(tensor_cores)) return format_error("bad metadata: report cut short");
+  if (tensor_cores != 0 && tensor_cores != 1)
+    return format_error(fmt::format("bad metadata: tensor_cores {} (0 or 1)", tensor_cores));
+  e.shape.tensor_cores = tensor_cores == 1;
   if (!r.f64(e.compile_ms)) return format_error("bad metadata: compile time cut short");
   if (r.remaining() != 0) return format_error(fmt::format("bad metadata: {} trailing bytes", r.remaining()));
   return Ok{};

@@ -79,6 +79,15 @@ int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num
   // adds partial outputs and a merge: at 80% fill and above, splitting measured slower on an H100 (batch 128,
   // 2.6 waves: -7% for e4m3 at 4096 tokens), below it faster (batch 64, 1.3 waves: +5% for f16 to +32% for q8).
   if (fill(1) >= 0.8) return 1;
+  // Fill counts idle slots, but a memory-bound kernel needs only enough warps an SM to keep the memory busy,
+  // not every slot: where one wave of unsplit CTAs gives every SM 12 warps or more (what 3 CTAs of 4 warps
+  // fill at head_dim 128), splitting only adds merges. Tensor-core body at head_dim 64 on an H100, 5-6 CTAs
+  // an SM: e4m3 64 x 4096 121 -> 105 us, int8 125 -> 112 us, 56 x 4096 and 64 x 16384 10-20% faster
+  // (docs/PERFORMANCE.md §3k). The CUDA-core body keeps the fill rule: unmeasured.
+  constexpr long long kSaturatingWarpsPerSm = 12;
+  if (shape.tensor_cores && ctas <= slots &&
+      ctas * shape.warps >= kSaturatingWarpsPerSm * std::max(1, device.sm_count))
+    return 1;
   double best = 0.0;
   for (int s = 1; s <= most; ++s) best = std::max(best, fill(s));
   // Each split adds partial outputs and a merge: take the fewest within 3% of the best.

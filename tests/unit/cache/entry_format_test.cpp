@@ -24,7 +24,7 @@ Entry golden_entry() {
   e.ptx = ".version 8.0\n.target sm_90\n";
   e.cubin = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
   e.resources = ResourceReport{40, 8320, 0, 0, 0};
-  e.shape = LaunchShape{4, 2, 2};
+  e.shape = LaunchShape{4, 2, 2, true};
   e.compile_ms = 437.5;
   return e;
 }
@@ -39,6 +39,17 @@ TEST(EntryFormatTest, RoundTrips) {
   auto back = parse_entry(bytes, e.key);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_TRUE(*back == e);
+}
+
+// The split rule reads the tensor-core flag: an entry read back must plan like the kernel it stores.
+TEST(EntryFormatTest, TheTensorCoreFlagRoundTrips) {
+  for (bool flag : {false, true}) {
+    Entry e = golden_entry();
+    e.shape.tensor_cores = flag;
+    auto back = parse_entry(serialize_entry(e), e.key);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->shape.tensor_cores, flag);
+  }
 }
 
 TEST(EntryFormatTest, EmptyPtxAndCubinRoundTrip) {
@@ -99,17 +110,20 @@ std::string with_meta(const std::string& meta) {
   return bytes + meta;
 }
 
-// The smallest well-formed metadata: three empty names, no options, empty log, zero report.
-std::string minimal_meta() {
+// The smallest well-formed metadata: three empty names, no options, empty log, zero report, the given
+// tensor-core flag (the report's last field).
+std::string minimal_meta_with_tensor_cores(int32_t flag) {
   std::string m;
   bytes::Writer w(m);
   for (int i = 0; i < 3; ++i) w.str("");
   w.u32(0);
   w.str("");
   for (int i = 0; i < 8; ++i) w.i32(0);
+  w.i32(flag);
   w.f64(0);
   return m;
 }
+std::string minimal_meta() { return minimal_meta_with_tensor_cores(0); }
 
 // One row per bad input, with the message it must produce.
 TEST(EntryFormatTest, BadEntriesSayWhatIsWrong) {
@@ -143,6 +157,8 @@ TEST(EntryFormatTest, BadEntriesSayWhatIsWrong) {
       {"empty meta", with_meta(""), "bad metadata: names cut short"},
       {"meta with too many options",
        with_meta(std::string("\0\0\0\0\0\0\0\0\0\0\0\0\xff\xff\xff\x7f", 16)), "bad metadata: 2147483647 options"},
+      {"meta with a tensor-core flag of 2", with_meta(minimal_meta_with_tensor_cores(2)),
+       "bad metadata: tensor_cores 2 (0 or 1)"},
       {"meta with trailing bytes", with_meta(minimal_meta() + "!"),
        "bad metadata: 1 trailing bytes"},
   };

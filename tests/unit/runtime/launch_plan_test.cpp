@@ -163,6 +163,25 @@ TEST(LaunchPlan, DeviceWorkspaceHoldsEveryChosenSplit) {
   }
 }
 
+// Where one wave of unsplit CTAs already gives every SM 12 warps (tensor-core body, CTAs of 4 warps), no
+// split: with 6 CTAs an SM (792 slots on 132 SMs), batch 64's 512 CTAs fill 65% of the slots but give each
+// SM 15.5 warps. The CUDA-core body and grids below 12 warps an SM keep the fill rule.
+TEST(LaunchPlan, AWaveThatSaturatesTheSmsIsNotSplit) {
+  const Spec spec = parse_spec("decode:hd=64,gqa=4,kv=e4m3,arch=sm_90").value_or_throw();
+  const LaunchShape shape = launch_shape(spec);
+  ASSERT_TRUE(shape.tensor_cores);
+  ASSERT_EQ(shape.warps, 4);
+  ASSERT_EQ(shape.chunks(spec), 1);
+  const DeviceSlots six{132, 6};
+  EXPECT_EQ(choose_splits(spec, shape, 64, 8, 4096, six), 1);  // 512 CTAs: 15.5 warps an SM
+  EXPECT_EQ(choose_splits(spec, shape, 50, 8, 4096, six), 1);  // 400 CTAs: 12.1
+  EXPECT_GT(choose_splits(spec, shape, 48, 8, 4096, six), 1);  // 384 CTAs: 11.6, fill 48%
+  EXPECT_GT(choose_splits(spec, shape, 128, 8, 4096, six), 1);  // 1024 CTAs: past one wave, fill 65%
+  LaunchShape cuda_cores = shape;
+  cuda_cores.tensor_cores = false;
+  EXPECT_GT(choose_splits(spec, cuda_cores, 64, 8, 4096, six), 1);
+}
+
 TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   const Spec spec = decode_spec(4);
   const LaunchShape shape = launch_shape(spec);
