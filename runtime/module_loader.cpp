@@ -33,6 +33,18 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
     cu->cuModuleUnload_(out.module);
     return driver_error(rc, "cuModuleGetFunction", context + " symbol " + artifact.symbol);
   }
+  // The specializer bakes the CTA size into __launch_bounds__, and the launch takes it from the artifact's
+  // shape. A module built for another shape (PTX dumped by an older build, another provider's) would run
+  // with the wrong number of warps and leave outputs unwritten: refuse it rather than launch it.
+  int bound = 0;
+  if (cu->cuFuncGetAttribute_(&bound, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, out.function) == CUDA_SUCCESS &&
+      bound != artifact.shape.threads()) {
+    cu->cuModuleUnload_(out.module);
+    return make_error(ErrorKind::invalid_argument,
+                      fmt::format("{}: the module's kernel takes CTAs of {} threads, this build launches {} "
+                                  "(a module from another kvjit build? compile or dump it again)",
+                                  context, bound, artifact.shape.threads()));
+  }
   out.from_cubin = use_cubin;
   // Asked only where the spec's kernels have the marker: elsewhere the lookup would fail every load, and
   // compute-sanitizer reports each failed driver call.

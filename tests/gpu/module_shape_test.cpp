@@ -1,0 +1,64 @@
+// A module whose kernel was built for another CTA size than the launch shape the runtime reads (PTX dumped by
+// an older build, whose launch shapes differed) is refused at load, never launched with the wrong number of
+// warps. Skips without a GPU.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "compiler/nvrtc_backend.h"
+#include "compiler/specializer.h"
+#include "compiler/template_files.h"
+#include "runtime/dumped_ptx.h"
+#include "runtime/engine.h"
+#include "tests/gpu/gpu_support.h"
+
+namespace kvjit::test {
+namespace {
+
+// `spec`'s kernel compiled by NVRTC, its CTA made `warps` warps, written where `kvjit dump` writes it.
+void dump_with_warps(const std::string& dir, const Spec& spec, int warps) {
+  SpecializedSource src = specialize(spec).value_or_throw();
+  const std::string from = fmt::format("kWarps = {};", src.shape.warps);
+  const std::string bound = fmt::format("__launch_bounds__({})", src.shape.threads());
+  ASSERT_NE(src.source.find(from), std::string::npos);
+  ASSERT_NE(src.source.find(bound), std::string::npos);
+  src.source.replace(src.source.find(from), from.size(), fmt::format("kWarps = {};", warps));
+  src.source.replace(src.source.find(bound), bound.size(), fmt::format("__launch_bounds__({})", 32 * warps));
+  const CompiledKernel k = compile_nvrtc(src, embedded_templates()).value_or_throw();
+  std::ofstream(dir + "/" + file_stem(spec) + ".ptx") << k.ptx;
+}
+
+TEST(GpuModuleShape, AModuleBuiltForAnotherCtaSizeIsRefused) {
+  KVJIT_REQUIRE_GPU();
+  // backend=llvm: the dumped-PTX provider reads these specs from the directory. sm_80 PTX JITs on any GPU
+  // from sm_80 on.
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=e4m3,arch=sm_80,backend=llvm").value_or_throw();
+  const std::string dir = (std::filesystem::temp_directory_path() /
+                           ("kvjit-module-shape-" + std::to_string(::getpid()))).string();
+  std::filesystem::create_directories(dir);
+
+  dump_with_warps(dir, spec, 6);
+  {
+    Engine engine(make_memory_provider(dumped_ptx_compiler(dir)));
+    auto kernel = engine.get(spec);
+    ASSERT_FALSE(kernel.ok()) << "a 6-warp kernel loaded for a 4-warp launch";
+    EXPECT_EQ(kernel.error().kind, ErrorKind::invalid_argument);
+    EXPECT_NE(kernel.error().message.find("CTAs of 192 threads, this build launches 128"), std::string::npos)
+        << kernel.error().message;
+  }
+  // The same kernel at the shape the runtime launches loads.
+  dump_with_warps(dir, spec, launch_shape(spec).warps);
+  {
+    Engine engine(make_memory_provider(dumped_ptx_compiler(dir)));
+    auto kernel = engine.get(spec);
+    EXPECT_TRUE(kernel.ok()) << kernel.error().message;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace kvjit::test
