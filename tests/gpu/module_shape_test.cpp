@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 
 #include "compiler/nvrtc_backend.h"
 #include "compiler/specializer.h"
@@ -19,15 +20,19 @@
 namespace kvjit::test {
 namespace {
 
+// Replaces the one occurrence of `from` in `text` (throws where there is none: the specializer changed).
+void replace_once(std::string& text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  if (at == std::string::npos) throw std::logic_error("specialized source lacks \"" + from + "\"");
+  text.replace(at, from.size(), to);
+}
+
 // `spec`'s kernel compiled by NVRTC, its CTA made `warps` warps, written where `kvjit dump` writes it.
 void dump_with_warps(const std::string& dir, const Spec& spec, int warps) {
   SpecializedSource src = specialize(spec).value_or_throw();
-  const std::string from = fmt::format("kWarps = {};", src.shape.warps);
-  const std::string bound = fmt::format("__launch_bounds__({})", src.shape.threads());
-  ASSERT_NE(src.source.find(from), std::string::npos);
-  ASSERT_NE(src.source.find(bound), std::string::npos);
-  src.source.replace(src.source.find(from), from.size(), fmt::format("kWarps = {};", warps));
-  src.source.replace(src.source.find(bound), bound.size(), fmt::format("__launch_bounds__({})", 32 * warps));
+  replace_once(src.source, fmt::format("kWarps = {};", src.shape.warps), fmt::format("kWarps = {};", warps));
+  replace_once(src.source, fmt::format("__launch_bounds__({})", src.shape.threads()),
+               fmt::format("__launch_bounds__({})", 32 * warps));
   const CompiledKernel k = compile_nvrtc(src, embedded_templates()).value_or_throw();
   std::ofstream(dir + "/" + file_stem(spec) + ".ptx") << k.ptx;
 }
@@ -40,6 +45,10 @@ TEST(GpuModuleShape, AModuleBuiltForAnotherCtaSizeIsRefused) {
   const std::string dir = (std::filesystem::temp_directory_path() /
                            ("kvjit-module-shape-" + std::to_string(::getpid()))).string();
   std::filesystem::create_directories(dir);
+  struct RemoveWhenDone {
+    std::string dir;
+    ~RemoveWhenDone() { std::filesystem::remove_all(dir); }
+  } remove_when_done{dir};
 
   dump_with_warps(dir, spec, 6);
   {
@@ -57,7 +66,6 @@ TEST(GpuModuleShape, AModuleBuiltForAnotherCtaSizeIsRefused) {
     auto kernel = engine.get(spec);
     EXPECT_TRUE(kernel.ok()) << kernel.error().message;
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -155,6 +155,18 @@ def test_argument_errors_with_real_tensors():
         kvjit.decode(SPEC, q, **dict(args, seq_lens=paging.seq_lens.long()))
 
 
+def test_errors_name_the_spec_as_written_once_its_kernel_is_loaded():
+    """kvjit.decode checks once where the kernel is loaded already; its errors still name the caller's spec
+    (arch=auto here), not the kernel's resolved one."""
+    paging, cache, q = setup_case()
+    args = dict(**cache.kwargs(), **paging.decode_kwargs("table"))
+    kvjit.decode(SPEC, q, **args)  # loads the kernel
+    with pytest.raises(kvjit.ArgumentError) as e:
+        kvjit.decode(SPEC, q, **dict(args, seq_lens=paging.seq_lens.long()))
+    assert str(e.value).startswith(str(SPEC) + ": seq_lens: expected dtype int32"), str(e.value)
+    assert "arch=auto" in str(SPEC)
+
+
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
 def test_tensors_on_another_device_are_refused():
     paging, cache, q = setup_case()

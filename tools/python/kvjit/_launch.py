@@ -374,7 +374,12 @@ class Kernel:
         v_scale (fp8), softcap, window, workspace + max_seq_len / num_splits (split-KV), pdl (programmatic
         dependent launch on sm_90+: the launch overlaps the previous kernel's end; same results), stream.
         """
-        args, qv, out, checker = check_decode(self.spec, self.device, q, k_cache, v_cache, **kwargs)
+        return self._decode(self.spec, q, k_cache, v_cache, stream, kwargs)
+
+    def _decode(self, asked: Spec, q, k_cache, v_cache, stream, kwargs):
+        """decode(); argument errors name `asked`, the spec as the caller wrote it (arch=auto, say), which
+        the checks read the same way as this kernel's resolved spec."""
+        args, qv, out, checker = check_decode(asked, self.device, q, k_cache, v_cache, **kwargs)
         device = checker.device()
         handle = _stream_handle(stream, qv)
         _run_on(self.device if device is None else device, self._native.decode, handle, args)
@@ -383,7 +388,11 @@ class Kernel:
     def append(self, k, v, k_cache, v_cache, slot_mapping, *, stream=None, **kwargs):
         """Quantizes and stores new tokens: k, v [num_tokens, num_kv_heads, head_dim] (spec q dtype) into the
         caches at slot_mapping ([num_tokens] int64, page * page_size + slot; negative skips the token)."""
-        args, kv, checker = check_append(self.spec, self.device, k, v, k_cache, v_cache, slot_mapping, **kwargs)
+        self._append(self.spec, k, v, k_cache, v_cache, slot_mapping, stream, kwargs)
+
+    def _append(self, asked: Spec, k, v, k_cache, v_cache, slot_mapping, stream, kwargs):
+        """append(); argument errors name `asked` (see _decode)."""
+        args, kv, checker = check_append(asked, self.device, k, v, k_cache, v_cache, slot_mapping, **kwargs)
         device = checker.device()
         handle = _stream_handle(stream, kv)
         _run_on(self.device if device is None else device, self._native.append, handle, args)
@@ -462,7 +471,8 @@ def decode(spec, q, k_cache, v_cache, *, engine: Engine | None = None, **kwargs)
         check_decode(spec, None, q, k_cache, v_cache, allocate_out=False,
                      **{k: v for k, v in kwargs.items() if k != "stream"})
         kernel = engine.get(spec, device=_first_device(q))
-    return kernel.decode(q, k_cache, v_cache, **kwargs)
+    stream = kwargs.pop("stream", None)
+    return kernel._decode(spec, q, k_cache, v_cache, stream, kwargs)
 
 
 def append(spec, k, v, k_cache, v_cache, slot_mapping, *, engine: Engine | None = None, **kwargs):
@@ -474,7 +484,8 @@ def append(spec, k, v, k_cache, v_cache, slot_mapping, *, engine: Engine | None 
         check_append(spec, None, k, v, k_cache, v_cache, slot_mapping, **{k_: v_ for k_, v_ in kwargs.items()
                                                                            if k_ != "stream"})
         kernel = engine.get(spec, device=_first_device(k))
-    kernel.append(k, v, k_cache, v_cache, slot_mapping, **kwargs)
+    stream = kwargs.pop("stream", None)
+    kernel._append(spec, k, v, k_cache, v_cache, slot_mapping, stream, kwargs)
 
 
 def pointer_array(tensors, device=None):
