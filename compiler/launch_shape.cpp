@@ -22,7 +22,7 @@ LaunchShape launch_shape(const Spec& spec) {
     shape.unroll = spec.head_dim <= 128 ? 2 : 1;
     // 4 warps a CTA for every format. The one-byte formats (142-155 registers) could take CTAs of 6, 2 an SM
     // instead of 3 of 4: that wins 2-7% where the grid fits 2 CTAs an SM's waves (batch 32, 64, 128; 1 x 32768)
-    // and loses 7-35% where it fits 3 (batch 24, 40, 48), so it would be a choice per launch, not per spec
+    // and loses up to 35% where it fits 3 (batch 24, 40, 48), so it would be a choice per launch, not per spec
     // (docs/PERFORMANCE.md §3j).
     return shape;
   }
