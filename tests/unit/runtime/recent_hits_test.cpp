@@ -43,13 +43,18 @@ TEST(RecentHits, AThreadsSpecsAreHeldTogether) {
   }
 }
 
-TEST(RecentHits, TheOldestOfAFullSetGivesWay) {
-  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=int8").value_or_throw();
-  // kWays + 1 engines whose entries for this spec fall in one set.
+// kWays + 1 engine ids whose entries for `spec` (context 16) fall in one set.
+std::vector<uint64_t> engines_in_one_set(const Spec& spec) {
   const int set = RecentHits<int>::set_of(1, 16, spec);
   std::vector<uint64_t> engines;
   for (uint64_t e = 1; engines.size() < RecentHits<int>::kWays + 1; ++e)
     if (RecentHits<int>::set_of(e, 16, spec) == set) engines.push_back(e);
+  return engines;
+}
+
+TEST(RecentHits, TheOldestOfAFullSetGivesWay) {
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=int8").value_or_throw();
+  const std::vector<uint64_t> engines = engines_in_one_set(spec);
   RecentHits<int> hits;
   for (uint64_t e : engines) hits.remember(e, 16, spec, std::make_shared<const int>(static_cast<int>(e)));
   EXPECT_EQ(hits.find(engines[0], 16, spec), nullptr);
@@ -62,10 +67,7 @@ TEST(RecentHits, TheOldestOfAFullSetGivesWay) {
 
 TEST(RecentHits, TheLastHitIsNotServedOnceReplaced) {
   const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=int8").value_or_throw();
-  const int set = RecentHits<int>::set_of(1, 16, spec);
-  std::vector<uint64_t> engines;
-  for (uint64_t e = 1; engines.size() < RecentHits<int>::kWays + 1; ++e)
-    if (RecentHits<int>::set_of(e, 16, spec) == set) engines.push_back(e);
+  const std::vector<uint64_t> engines = engines_in_one_set(spec);
   RecentHits<int> hits;
   hits.remember(engines[0], 16, spec, std::make_shared<const int>(0));
   ASSERT_NE(hits.find(engines[0], 16, spec), nullptr);  // now the last hit
