@@ -10,6 +10,7 @@ bool operator==(const Entry& a, const Entry& b) {
          ra.spill_store_bytes == rb.spill_store_bytes && ra.spill_load_bytes == rb.spill_load_bytes &&
          a.shape.warps == b.shape.warps && a.shape.heads_per_cta == b.shape.heads_per_cta &&
          a.shape.unroll == b.shape.unroll && a.shape.tensor_cores == b.shape.tensor_cores &&
+         a.shape.wide_warps == b.shape.wide_warps &&
          a.compile_ms == b.compile_ms;
 }
 

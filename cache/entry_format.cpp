@@ -29,7 +29,7 @@ std::string serialize_meta(const Entry& e) {
   w.str(e.log);
   for (int v : {e.resources.registers, e.resources.shared_bytes, e.resources.stack_bytes,
                 e.resources.spill_store_bytes, e.resources.spill_load_bytes, e.shape.warps, e.shape.heads_per_cta,
-                e.shape.unroll, e.shape.tensor_cores ? 1 : 0})
+                e.shape.unroll, e.shape.tensor_cores ? 1 : 0, e.shape.wide_warps})
     w.i32(v);
   w.f64(e.compile_ms);
   return meta;
@@ -56,6 +56,11 @@ Status parse_meta(std::string_view meta, Entry& e) {
   if (tensor_cores != 0 && tensor_cores != 1)
     return format_error(fmt::format("bad metadata: tensor_cores {} (0 or 1)", tensor_cores));
   e.shape.tensor_cores = tensor_cores == 1;
+  if (!r.i32(e.shape.wide_warps)) return format_error("bad metadata: report cut short");
+  // A CTA holds at most 32 warps; the launch plan takes this many when it fits the waves better.
+  if (e.shape.wide_warps != 0 && (e.shape.wide_warps <= e.shape.warps || e.shape.wide_warps > 32))
+    return format_error(fmt::format("bad metadata: wide_warps {} (0, or more than warps {} and at most 32)",
+                                    e.shape.wide_warps, e.shape.warps));
   if (!r.f64(e.compile_ms)) return format_error("bad metadata: compile time cut short");
   if (r.remaining() != 0) return format_error(fmt::format("bad metadata: {} trailing bytes", r.remaining()));
   return Ok{};

@@ -15,7 +15,8 @@
 //   <options>     ::= uint32 count, <str> * count
 //   <resources>   ::= int32 registers, shared_bytes, stack_bytes, spill_store_bytes, spill_load_bytes
 //   <shape>       ::= int32 warps, heads_per_cta, unroll, tensor_cores (0 or 1; since version 2: the split rule
-//                     reads it, so a kernel loaded from disk must plan like the one compiled)
+//                     reads it, so a kernel loaded from disk must plan like the one compiled), wide_warps (0 or
+//                     a second CTA size the kernel runs with, warps < wide_warps <= 32; since version 3)
 //   <compile_ms>  ::= float64 (IEEE-754 bits as uint64)
 //   <str>         ::= uint32 size, bytes
 //
@@ -33,7 +34,7 @@
 
 namespace kvjit {
 
-inline constexpr uint32_t kEntryFormatVersion = 2;
+inline constexpr uint32_t kEntryFormatVersion = 3;
 inline constexpr size_t kEntryHeaderBytes = 64;
 
 struct EntryHeader {

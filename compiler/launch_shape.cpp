@@ -1,5 +1,7 @@
 #include "compiler/launch_shape.h"
 
+#include "templates/kvjit/params.cuh"
+
 namespace kvjit {
 
 LaunchShape launch_shape(const Spec& spec) {
@@ -20,10 +22,11 @@ LaunchShape launch_shape(const Spec& spec) {
     // point at 64 x 4096: docs/PERFORMANCE.md §3h). Beyond 128 the one-byte formats would drop to 2 CTAs an
     // SM too, unmeasured.
     shape.unroll = spec.head_dim <= 128 ? 2 : 1;
-    // 4 warps a CTA for every format. The one-byte formats (142-155 registers) could take CTAs of 6, 2 an SM
-    // instead of 3 of 4: that wins 2-7% where the grid fits 2 CTAs an SM's waves (batch 32, 64, 128; 1 x 32768)
-    // and loses up to 35% where it fits 3 (batch 24, 40, 48), so it would be a choice per launch, not per spec
-    // (docs/PERFORMANCE.md §3j).
+    // 4 warps a CTA. The one-byte formats at head_dim 128 (142-155 registers) also run CTAs of 6, 2 an SM
+    // instead of 3 of 4, chosen per launch: 6 won 2-7% where the grid fits 2 CTAs an SM's waves (batch 32,
+    // 64, 128; 1 x 32768) and lost up to 35% where it fits 3 (batch 24, 40, 48) on an H100
+    // (docs/PERFORMANCE.md §3j). f16 (214 registers) fits one CTA of 6 an SM; other head_dims are unmeasured.
+    if (spec.head_dim == 128 && kv_element_bytes(spec.kv) == 1) shape.wide_warps = 6;
     return shape;
   }
   // Mirrors DecodeShape in templates/kvjit/decode.cuh: lanes per row and 8-element vectors per lane.
@@ -43,6 +46,11 @@ LaunchShape launch_shape(const Spec& spec) {
   const int per_lane = shape.heads_per_cta * vec_per_lane;
   shape.unroll = per_lane <= 4 ? 4 : per_lane <= 6 ? 2 : 1;
   return shape;
+}
+
+int LaunchShape::dynamic_shared_bytes(const Spec& spec, int n) const {
+  if (wide_warps <= 0) return 0;
+  return decode_dynamic_smem_bytes(bound_threads() / 32, n, heads_per_cta, spec.head_dim);
 }
 
 bool uses_grid_dependency(const Spec& spec) { return spec.kind == Kind::decode && spec.arch.sm >= 90; }

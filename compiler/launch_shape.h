@@ -12,8 +12,23 @@ struct LaunchShape {
   int unroll = 2;         // decode: token steps whose loads are issued together (tensor cores: 2 = the next
                           // 16-token tile's loads are issued before this tile's math)
   bool tensor_cores = false;  // decode: the mma.sync body (templates/kvjit/decode_mma.cuh)
+  // decode: a second CTA size, in warps, the same kernel runs with (0: none). Each launch takes `warps` or
+  // this, whichever fits its grid to the device's waves better (runtime/launch_plan.h choose_cta_warps).
+  int wide_warps = 0;
   int threads() const { return 32 * warps; }
+  // The most threads a CTA of this kernel has: its __launch_bounds__, and the shared memory's room.
+  int bound_threads() const { return 32 * (wide_warps > warps ? wide_warps : warps); }
   int chunks(const Spec& spec) const { return spec.gqa / heads_per_cta; }
+  // Bytes of dynamic shared memory a CTA of `n` warps takes: a kernel of two sizes keeps its warps' partial
+  // states there, sized per launch (templates/kvjit/params.cuh decode_dynamic_smem_bytes); 0 for one size.
+  int dynamic_shared_bytes(const Spec& spec, int n) const;
+  // This shape launched with CTAs of `n` warps (one of warps, wide_warps).
+  LaunchShape with_warps(int n) const {
+    LaunchShape s = *this;
+    s.warps = n;
+    s.wide_warps = 0;
+    return s;
+  }
 };
 
 LaunchShape launch_shape(const Spec& spec);

@@ -59,6 +59,7 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "  static constexpr int kGqa = {};\n"
       "  static constexpr int kHeadsPerCta = {};\n"
       "  static constexpr int kWarps = {};\n"
+      "  static constexpr bool kWarpsFromLaunch = {};\n"
       "  static constexpr int kUnroll = {};\n"
       "  static constexpr bool kSoftcap = {};\n"
       "  static constexpr bool kContig = {};\n"
@@ -68,7 +69,8 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "  typedef {} Layout;\n"
       "  typedef kvjit::{}<{}, Layout> Paging;\n"
       "}};\n",
-      spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.warps, shape.unroll, spec.softcap,
+      spec.head_dim, spec.page_size, spec.gqa, shape.heads_per_cta, shape.bound_threads() / 32, shape.wide_warps > 0,
+      shape.unroll, spec.softcap,
       spec.paging == Paging::contig, uses_grid_dependency(spec), elem_type(spec.q), format_type(spec), layout,
       paging_type(spec.paging), page);
   const std::string marker =
@@ -90,7 +92,7 @@ Result<SpecializedSource> specialize(const Spec& spec) {
       "}}\n",
       fmt::arg("spec", to_string(spec)),
       fmt::arg("header", !decode ? "append" : shape.tensor_cores ? "decode_mma" : "decode"),
-      fmt::arg("config", config), fmt::arg("marker", marker), fmt::arg("threads", shape.threads()), fmt::arg("symbol", out.symbol),
+      fmt::arg("config", config), fmt::arg("marker", marker), fmt::arg("threads", shape.bound_threads()), fmt::arg("symbol", out.symbol),
       fmt::arg("params", decode ? "DecodeParams" : "AppendParams"),
       fmt::arg("body", !decode ? "append_body" : shape.tensor_cores ? "decode_mma_body" : "decode_body"));
   return out;

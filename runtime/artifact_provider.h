@@ -20,8 +20,8 @@ struct Artifact {
   std::string key;  // identifies the entry to evict when it fails to load
   Spec spec;        // concrete arch
   std::string symbol;
-  // The CTA shape the kernel was built for: its __launch_bounds__ must be shape.threads(), as the specializer
-  // emits it. load_module refuses a kernel whose thread bound differs (one built for another shape).
+  // The CTA shape the kernel was built for: its __launch_bounds__ must be shape.bound_threads(), as the
+  // specializer emits it. load_module refuses a kernel whose thread bound differs (one built for another shape).
   LaunchShape shape;
   std::string ptx;
   std::vector<unsigned char> cubin;

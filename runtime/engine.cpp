@@ -29,6 +29,7 @@ Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const Laun
     config.blockDimX = plan.block[0];
     config.blockDimY = plan.block[1];
     config.blockDimZ = plan.block[2];
+    config.sharedMemBytes = plan.shared_bytes;
     config.hStream = stream;
     config.attrs = &attribute;
     config.numAttrs = 1;
@@ -37,7 +38,7 @@ Status launch(const Kernel& k, const DriverApi* api, CUstream stream, const Laun
   }
   KVJIT_CU(api,
            cuLaunchKernel_(k.function(), plan.grid[0], plan.grid[1], plan.grid[2], plan.block[0], plan.block[1],
-                           plan.block[2], 0, stream, kernel_params, nullptr),
+                           plan.block[2], plan.shared_bytes, stream, kernel_params, nullptr),
            to_string(k.spec()));
   return Ok{};
 }
@@ -56,7 +57,11 @@ size_t Kernel::decode_workspace_bytes(int batch, int num_kv_heads) const {
 }
 
 int Kernel::decode_splits(int batch, int num_kv_heads, int max_seq_len) const {
-  return choose_splits(spec_, shape_, batch, num_kv_heads, max_seq_len, slots_);
+  return choose_decode_grid(spec_, shape_, batch, num_kv_heads, max_seq_len, slots_).splits;
+}
+
+int Kernel::decode_cta_warps(int batch, int num_kv_heads, int max_seq_len) const {
+  return choose_decode_grid(spec_, shape_, batch, num_kv_heads, max_seq_len, slots_).warps;
 }
 
 Status Kernel::append(CUstream stream, const AppendArgs& args) const {
@@ -122,7 +127,7 @@ Result<std::shared_ptr<const Kernel>> Engine::get(const Spec& requested) {
     kernel->function_ = loaded->function;
     kernel->from_cubin_ = loaded->from_cubin;
     kernel->waits_for_prior_grid_ = loaded->waits_for_prior_grid;
-    kernel->slots_ = DeviceSlots{device->sm_count, loaded->ctas_per_sm};
+    kernel->slots_ = DeviceSlots{device->sm_count, loaded->ctas_per_sm, loaded->wide_ctas_per_sm};
     kernel->api_ = *api;
     kernel->artifact_key_ = (*artifact)->key;
     // KVJIT_SELFTEST=1: a decode variant is served only after its numerics check passed on this device, now or

@@ -40,8 +40,13 @@ class Kernel {
   // Split-KV workspace for up to `batch` sequences: allocate once, zero once, pass in DecodeArgs. Sized for
   // the partitions this device's launches choose (num_splits = 0) at any sequence length.
   size_t decode_workspace_bytes(int batch, int num_kv_heads) const;
-  // The KV partitions per sequence a launch with num_splits = 0 and a large enough workspace uses.
+  // The KV partitions per sequence a launch with num_splits = 0, cta_warps = 0 and a large enough workspace
+  // uses.
   int decode_splits(int batch, int num_kv_heads, int max_seq_len) const;
+  // The warps a CTA of that launch has: shape().warps, or shape().wide_warps where it fits the waves better.
+  int decode_cta_warps(int batch, int num_kv_heads, int max_seq_len) const;
+  // Resident CTAs an SM holds of each size (the driver's occupancy; 0 for a size the kernel lacks).
+  const DeviceSlots& device_slots() const { return slots_; }
 
  private:
   friend class Engine;
@@ -50,7 +55,7 @@ class Kernel {
   CUfunction function_ = nullptr;
   bool from_cubin_ = false;
   bool waits_for_prior_grid_ = false;
-  DeviceSlots slots_{1, 1};  // the device's SMs and this kernel's resident CTAs an SM: the split choice
+  DeviceSlots slots_{1, 1};  // the device's SMs and this kernel's resident CTAs an SM: the grid choice
   const DriverApi* api_ = nullptr;
   std::string artifact_key_;  // the cache entry it was loaded from: self-test verdicts are kept with it
 };

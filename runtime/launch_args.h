@@ -46,6 +46,10 @@ struct DecodeArgs {
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   int num_splits = 0;     // 0: choose from batch, heads, max_seq_len and SM count; n > 0: exactly n (<= kMaxSplits, 128)
+  // Warps a CTA, for a kernel that runs two sizes (LaunchShape::wide_warps): 0 chooses the one whose grid
+  // fits the device's waves better (choose_cta_warps); n: exactly n, one of the shape's two sizes. Results
+  // agree within the kernel's rounding either way.
+  int cta_warps = 0;
   // Programmatic dependent launch: the launch may be scheduled while the stream's previous kernel still runs
   // (its CTAs then wait, before reading anything, for that kernel to finish), which hides the launch latency
   // between kernels. Results are the same either way. Taken on sm_90+ with a driver that has cuLaunchKernelEx,

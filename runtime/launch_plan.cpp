@@ -63,18 +63,29 @@ long long DeviceSlots::slots() const {
   return static_cast<long long>(std::max(1, sm_count)) * std::max(1, ctas_per_sm);
 }
 
+namespace {
+
+long long ctas_per_partition(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads) {
+  return std::max(1LL, static_cast<long long>(batch) * num_kv_heads * shape.chunks(spec));
+}
+
+// The share of the waves' CTA slots that `splits` partitions of `ctas` CTAs each keep busy. A CTA's time is
+// about proportional to its tokens, so the launch takes waves / splits: the fill, inverted and scaled.
+double wave_fill(long long ctas, int splits, DeviceSlots device) {
+  const long long n = ctas * splits;
+  const long long slots = device.slots();
+  const long long waves = (n + slots - 1) / slots;
+  return static_cast<double>(n) / static_cast<double>(waves * slots);
+}
+
+}  // namespace
+
 int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads, int max_seq_len,
                   DeviceSlots device) {
-  const long long ctas = std::max(1LL, static_cast<long long>(batch) * num_kv_heads * shape.chunks(spec));
+  const long long ctas = ctas_per_partition(spec, shape, batch, num_kv_heads);
   const long long slots = device.slots();
   const int most = std::clamp(max_seq_len / 256, 1, kAutoMaxSplits);
-  // The share of the waves' CTA slots that s splits keep busy. A CTA's time is about proportional to its
-  // tokens, so the launch takes waves(s) / s: the fill below, inverted and scaled.
-  auto fill = [&](int s) {
-    const long long n = ctas * s;
-    const long long waves = (n + slots - 1) / slots;
-    return static_cast<double>(n) / static_cast<double>(waves * slots);
-  };
+  auto fill = [&](int s) { return wave_fill(ctas, s, device); };
   // Waves are not lockstep on the hardware (a partial wave's CTAs get more bandwidth each), and each split
   // adds partial outputs and a merge: at 80% fill and above, splitting measured slower on an H100 (batch 128,
   // 2.6 waves: -7% for e4m3 at 4096 tokens), below it faster (batch 64, 1.3 waves: +5% for f16 to +32% for q8).
@@ -96,20 +107,49 @@ int choose_splits(const Spec& spec, const LaunchShape& shape, int batch, int num
   return 1;
 }
 
+DecodeGrid choose_decode_grid(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
+                              int max_seq_len, DeviceSlots device) {
+  const LaunchShape narrow = shape.with_warps(shape.warps);
+  const DeviceSlots narrow_slots(device.sm_count, device.ctas_per_sm);
+  const auto narrow_grid = [&] {
+    return DecodeGrid{narrow.warps, choose_splits(spec, narrow, batch, num_kv_heads, max_seq_len, narrow_slots)};
+  };
+  if (shape.wide_warps <= 0 || device.wide_ctas_per_sm <= 0) return narrow_grid();
+  const LaunchShape wide = shape.with_warps(shape.wide_warps);
+  const DeviceSlots wide_slots = device.wide();
+  const auto wide_grid = [&] {
+    return DecodeGrid{wide.warps, choose_splits(spec, wide, batch, num_kv_heads, max_seq_len, wide_slots)};
+  };
+  // Both sizes cut the work the same way (heads_per_cta is shared), so one partition has the same CTAs.
+  const long long ctas = ctas_per_partition(spec, shape, batch, num_kv_heads);
+  const double narrow_fill = wave_fill(ctas, 1, narrow_slots), wide_fill = wave_fill(ctas, 1, wide_slots);
+  if (std::max(narrow_fill, wide_fill) >= 0.8) return wide_fill > narrow_fill ? wide_grid() : narrow_grid();
+  const DecodeGrid n = narrow_grid(), w = wide_grid();
+  if (n.splits != w.splits) return w.splits < n.splits ? w : n;
+  return wave_fill(ctas, w.splits, wide_slots) > wave_fill(ctas, n.splits, narrow_slots) ? w : n;
+}
+
+int choose_cta_warps(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads, int max_seq_len,
+                     DeviceSlots device) {
+  return choose_decode_grid(spec, shape, batch, num_kv_heads, max_seq_len, device).warps;
+}
+
 size_t decode_workspace_bytes_for_device(const Spec& spec, const LaunchShape& shape, int batch, int num_kv_heads,
                                          DeviceSlots device) {
   constexpr int kLongest = 1 << 30;  // any length: the partitions are then bound only by the fill rule
+  const auto splits_at = [&](int b) {
+    return choose_decode_grid(spec, shape, b, num_kv_heads, kLongest, device).splits;
+  };
   // The partial region must fit the largest of any batch up to `batch`, and the counters of `batch`
   // sequences must sit past all of them: a smaller batch's partials may never reach a larger batch's
   // counters, which keep their zeros between launches.
-  size_t partials = partial_bytes(spec, batch, num_kv_heads,
-                                  choose_splits(spec, shape, batch, num_kv_heads, kLongest, device));
+  size_t partials = partial_bytes(spec, batch, num_kv_heads, splits_at(batch));
   // Past 4 waves of CTAs one partition per sequence always fills more than 80% of its waves (more than
-  // w - 1 of w waves, w >= 5): no split there.
+  // w - 1 of w waves, w >= 5): no split there, whichever CTA size (so the bound takes the larger slot count).
   const long long ctas_per_seq = static_cast<long long>(num_kv_heads) * shape.chunks(spec);
-  for (int b = 1; b < batch && b * ctas_per_seq <= 4 * device.slots(); ++b)
-    partials = std::max(partials, partial_bytes(spec, b, num_kv_heads,
-                                                choose_splits(spec, shape, b, num_kv_heads, kLongest, device)));
+  const long long most_slots = std::max(device.slots(), device.wide_ctas_per_sm > 0 ? device.wide().slots() : 0);
+  for (int b = 1; b < batch && b * ctas_per_seq <= 4 * most_slots; ++b)
+    partials = std::max(partials, partial_bytes(spec, b, num_kv_heads, splits_at(b)));
   return partials + counter_bytes(spec, shape, batch, num_kv_heads);
 }
 
@@ -154,10 +194,26 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
   // The merge reads partial (max, sum) pairs as 8-byte vectors and counters as words (decode_finish.cuh).
   if (reinterpret_cast<uintptr_t>(a.workspace) % 16 != 0)
     return arg_error(spec, "workspace must be 16-byte aligned (as every allocator returns)");
+  if (a.cta_warps != 0 && a.cta_warps != shape.warps && (shape.wide_warps == 0 || a.cta_warps != shape.wide_warps))
+    return arg_error(spec, shape.wide_warps > 0
+                               ? fmt::format("cta_warps={}: this kernel runs CTAs of {} or {} warps (0: the launch "
+                                             "chooses)", a.cta_warps, shape.warps, shape.wide_warps)
+                               : fmt::format("cta_warps={}: this kernel runs CTAs of {} warps (0: the launch "
+                                             "chooses)", a.cta_warps, shape.warps));
+
+  // Without a workspace nothing splits: the CTA size is then the one whose single partition fills more.
+  const DecodeGrid chosen = choose_decode_grid(spec, shape, a.batch, a.num_kv_heads,
+                                               a.workspace != nullptr ? a.max_seq_len : 0, device);
+  const int warps = a.cta_warps != 0 ? a.cta_warps : chosen.warps;
+  const LaunchShape launched = shape.with_warps(warps);
+  const DeviceSlots launched_slots =
+      warps != shape.warps ? device.wide() : DeviceSlots(device.sm_count, device.ctas_per_sm);
   int splits = 1;
   if (a.workspace != nullptr) {
     splits = a.num_splits > 0 ? a.num_splits
-                              : choose_splits(spec, shape, a.batch, a.num_kv_heads, a.max_seq_len, device);
+             : warps == chosen.warps
+                 ? chosen.splits
+                 : choose_splits(spec, launched, a.batch, a.num_kv_heads, a.max_seq_len, launched_slots);
     // Fewer partitions when the caller's workspace holds fewer.
     while (splits > 1 && decode_workspace_bytes(spec, shape, a.batch, a.num_kv_heads, splits) > a.workspace_bytes)
       --splits;
@@ -201,7 +257,8 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
   plan.grid[0] = static_cast<unsigned>(grid_x);
   plan.grid[1] = static_cast<unsigned>(a.batch);
   plan.grid[2] = static_cast<unsigned>(splits);
-  plan.block[0] = static_cast<unsigned>(shape.threads());
+  plan.block[0] = static_cast<unsigned>(launched.threads());
+  plan.shared_bytes = static_cast<unsigned>(shape.dynamic_shared_bytes(spec, warps));
   plan.programmatic = a.pdl && uses_grid_dependency(spec);
   return plan;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace kvjit {
 
 bool cubin_runs_on(Arch built, Arch device) { return built.sm == device.sm; }
@@ -33,17 +35,18 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
     cu->cuModuleUnload_(out.module);
     return driver_error(rc, "cuModuleGetFunction", context + " symbol " + artifact.symbol);
   }
-  // The specializer bakes the CTA size into __launch_bounds__, and the launch takes it from the artifact's
-  // shape. A module built for another shape (PTX dumped by an older build, another provider's) would run
-  // with the wrong number of warps and leave outputs unwritten: refuse it rather than launch it.
+  // The specializer bakes the largest CTA size into __launch_bounds__ (and sizes shared memory for it), and
+  // the launch takes its sizes from the artifact's shape. A module built for another shape (PTX dumped by an
+  // older build, another provider's) would run with the wrong number of warps and leave outputs unwritten,
+  // or overrun its shared memory: refuse it rather than launch it.
   int bound = 0;
   if (cu->cuFuncGetAttribute_(&bound, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, out.function) == CUDA_SUCCESS &&
-      bound != artifact.shape.threads()) {
+      bound != artifact.shape.bound_threads()) {
     cu->cuModuleUnload_(out.module);
     return make_error(ErrorKind::invalid_argument,
-                      fmt::format("{}: the module's kernel takes CTAs of {} threads, this build launches {} "
-                                  "(a module from another kvjit build? compile or dump it again)",
-                                  context, bound, artifact.shape.threads()));
+                      fmt::format("{}: the module's kernel takes CTAs of up to {} threads, this build launches "
+                                  "up to {} (a module from another kvjit build? compile or dump it again)",
+                                  context, bound, artifact.shape.bound_threads()));
   }
   out.from_cubin = use_cubin;
   // Asked only where the spec's kernels have the marker: elsewhere the lookup would fail every load, and
@@ -56,10 +59,15 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
   }
   // How many CTAs an SM runs at once decides how a split launch fills the waves (choose_splits). A failed
   // query is not fatal: 1 only makes the split choice conservative.
-  int ctas = 0;
-  const CUresult occupancy =
-      cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(&ctas, out.function, artifact.shape.threads(), 0);
-  if (occupancy == CUDA_SUCCESS && ctas > 0) out.ctas_per_sm = ctas;
+  const auto resident_ctas = [&](int warps) {
+    int ctas = 0;
+    const CUresult rc = cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(
+        &ctas, out.function, 32 * warps, static_cast<size_t>(artifact.shape.dynamic_shared_bytes(artifact.spec, warps)));
+    return rc == CUDA_SUCCESS ? ctas : 0;
+  };
+  out.ctas_per_sm = std::max(1, resident_ctas(artifact.shape.warps));
+  // 0 where the query fails: the plan then keeps the first size, whose split choice it knows.
+  if (artifact.shape.wide_warps > 0) out.wide_ctas_per_sm = resident_ctas(artifact.shape.wide_warps);
   return out;
 }
 

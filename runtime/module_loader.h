@@ -12,6 +12,7 @@ struct LoadedModule {
   CUfunction function = nullptr;
   bool from_cubin = false;
   int ctas_per_sm = 1;  // resident CTAs of the artifact's launch shape an SM holds (the driver's occupancy)
+  int wide_ctas_per_sm = 0;  // the same for CTAs of shape.wide_warps warps; 0 where the shape has none
   bool waits_for_prior_grid = false;  // the module defines kGridDependencyMarker (compiler/launch_shape.h)
 };
 

@@ -41,7 +41,7 @@ struct TraceRecord { unsigned sm, x, y, z; unsigned long long start, first_tile,
 # (anchor in decode_mma.cuh, text inserted after it, or before it where the anchor starts with "^");
 # each anchor must occur exactly once.
 EDITS = [
-    ("  __shared__ DecodeSmem<W, H, HD> smem;\n",
+    ("  DecodeSmem<C::kWarps, H, HD>& smem = DecodeSmemOf<C::kWarps, H, HD, C::kWarpsFromLaunch>::get();\n",
      "  unsigned long long trace_start = trace_now(), trace_first = 0, trace_loop = 0, trace_merged = 0;\n"),
     ("      mma_tile_math<C>(p, cur, qa, tile, range.end, t, st);\n      cur = next;\n",
      "      if (trace_first == 0) trace_first = trace_now();\n"),

@@ -24,6 +24,7 @@ struct BenchOptions {
   std::vector<int> contexts = {1024, 4096, 16384};
   std::vector<int> splits = {0};  // KV partitions per sequence; 0: the launch chooses
   std::vector<int> pdl = {0};     // 1: launches with programmatic dependent launch (DecodeArgs::pdl)
+  std::vector<int> warps = {0};   // warps a CTA (DecodeArgs::cta_warps); 0: the launch chooses
   int kv_heads = 8;
   int runs = 100;
   int back_to_back = 20;  // launches between one pair of events (their mean is one sample)
@@ -118,6 +119,7 @@ struct Row {
   int batch, context;
   double us, gbs, pct;
   int splits = 1;  // KV partitions per sequence the launch used
+  int warps = 4;   // warps a CTA of the launch
   bool pdl = false;  // launched with programmatic dependent launch (the kernel waits and the driver has it)
 };
 
@@ -162,7 +164,7 @@ Row make_row(std::string name, int batch, int context, double us, double bytes, 
 }
 
 Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int batch, int context, int kv_heads,
-                 int splits, bool pdl, const Timing& timing, double copy_gbs) {
+                 int splits, int warps, bool pdl, const Timing& timing, double copy_gbs) {
   auto kernel = engine.get(spec);
   if (!kernel) throw KvjitError(kernel.error());
   const int pages_per_seq = (context + spec.page_size - 1) / spec.page_size;
@@ -219,6 +221,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.workspace_bytes = workspace.bytes;
   args.max_seq_len = context;
   args.num_splits = splits;
+  args.cta_warps = warps;
   args.pdl = pdl;
   const double us = median_us(api, timing, [&](long long i) {
     const size_t set = static_cast<size_t>(i % sets);
@@ -231,6 +234,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   // DecodeArgs::pdl launches plainly and the row says so.
   row.pdl = pdl && (*kernel)->launches_programmatically();
   row.splits = splits > 0 ? splits : (*kernel)->decode_splits(batch, kv_heads, context);
+  row.warps = warps > 0 ? warps : (*kernel)->decode_cta_warps(batch, kv_heads, context);
   return row;
 }
 
@@ -338,7 +342,19 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
   Row row = make_row("dequant+f16 decode for kv=" + std::string(to_string(spec.kv)), batch, context, us,
                      decode_bytes(spec, batch, context, kv_heads, pages_per_seq), copy_gbs);
   row.splits = (*kernel)->decode_splits(batch, kv_heads, context);
+  row.warps = (*kernel)->decode_cta_warps(batch, kv_heads, context);
   return row;
+}
+
+// Whether the spec's kernel runs CTAs of `warps` warps (one of its launch shape's sizes).
+bool runs_cta_warps(Engine& engine, const Spec& spec, int warps) {
+  auto kernel = engine.get(spec);
+  if (!kernel) throw KvjitError(kernel.error());
+  const LaunchShape& shape = (*kernel)->shape();
+  if (warps == shape.warps || warps == shape.wide_warps) return true;
+  fmt::print(stderr, "kvjit bench: {} runs no CTAs of {} warps; skipped for it\n", to_string((*kernel)->spec()),
+             warps);
+  return false;
 }
 
 int run_bench(const BenchOptions& o) {
@@ -365,15 +381,20 @@ int run_bench(const BenchOptions& o) {
   const double copy = copy_bandwidth_gbs(*api);
   const Timing timing{o.runs, o.back_to_back};
   std::vector<Row> rows;
-  for (const Spec& s : specs)
+  for (const Spec& s : specs) {
+    std::vector<int> warps;
+    for (int w : o.warps)
+      if (w == 0 || runs_cta_warps(engine, s, w)) warps.push_back(w);
     for (int b : o.batches)
       for (int c : o.contexts) {
         for (int n : o.splits)
-          for (int pdl : o.pdl)
-            rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, pdl != 0, timing, copy));
+          for (int w : warps)
+            for (int pdl : o.pdl)
+              rows.push_back(bench_decode(engine, *api, s, b, c, o.kv_heads, n, w, pdl != 0, timing, copy));
         if (o.baseline && kv_element_bytes(s.kv) == 1)
           rows.push_back(bench_dequant_then_decode(engine, *api, s, b, c, o.kv_heads, timing, copy));
       }
+  }
   if (o.json) {
     nlohmann::json j = {{"copy_gbs", copy},
                         {"kv_heads", o.kv_heads},
@@ -382,17 +403,18 @@ int run_bench(const BenchOptions& o) {
                         {"rows", nlohmann::json::array()}};
     for (const Row& r : rows)
       j["rows"].push_back({{"spec", r.spec}, {"batch", r.batch}, {"context", r.context}, {"us", r.us},
-                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}, {"splits", r.splits}, {"pdl", r.pdl}});
+                           {"gbs", r.gbs}, {"pct_of_copy", r.pct}, {"splits", r.splits}, {"cta_warps", r.warps},
+                           {"pdl", r.pdl}});
     fmt::print("{}\n", j.dump(2));
     return kExitOk;
   }
   fmt::print("device copy bandwidth: {:.0f} GB/s (read + write); median of {} runs of {} back-to-back launches\n",
              copy, o.runs, o.back_to_back);
-  fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "splits", "us", "GB/s",
-             "%copy");
+  fmt::print("{:<78} {:>6} {:>8} {:>6} {:>5} {:>10} {:>8} {:>7}\n", "spec", "batch", "context", "splits", "warps",
+             "us", "GB/s", "%copy");
   for (const Row& r : rows)
-    fmt::print("{:<78} {:>6} {:>8} {:>6} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec + (r.pdl ? " +pdl" : ""), r.batch,
-               r.context, r.splits, r.us, r.gbs, r.pct);
+    fmt::print("{:<78} {:>6} {:>8} {:>6} {:>5} {:>10.1f} {:>8.0f} {:>6.1f}%\n", r.spec + (r.pdl ? " +pdl" : ""),
+               r.batch, r.context, r.splits, r.warps, r.us, r.gbs, r.pct);
   return kExitOk;
 }
 
@@ -407,6 +429,11 @@ Action add_bench_command(CLI::App& app) {
   cmd->add_option("--splits", o->splits, "KV partitions per sequence to time (0: the launch chooses)")
       ->capture_default_str()
       ->check(CLI::Range(0, kMaxSplits));
+  cmd->add_option("--warps", o->warps,
+                  "Warps a CTA to time (0: the launch chooses); a spec whose kernel runs no such CTA size is "
+                  "skipped for it, so `--warps 4 6` compares a one-byte spec's two sizes")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 32));
   cmd->add_option("--pdl", o->pdl,
                   "1: launch with programmatic dependent launch (sm_90+), so back-to-back launches overlap; "
                   "`--pdl 0 1` times both")

@@ -68,6 +68,9 @@ nlohmann::json report_json(const CompiledKernel& k) {
           {"spill_store_bytes", k.resources.spill_store_bytes},
           {"spill_load_bytes", k.resources.spill_load_bytes},
           {"threads_per_cta", k.shape.threads()},
+          {"wide_threads_per_cta", 32 * k.shape.wide_warps},
+          {"dynamic_shared_bytes", k.shape.dynamic_shared_bytes(k.spec, k.shape.warps)},
+          {"wide_dynamic_shared_bytes", k.shape.dynamic_shared_bytes(k.spec, k.shape.wide_warps)},
           {"heads_per_cta", k.shape.heads_per_cta},
           {"ptx_bytes", k.ptx.size()},
           {"cubin_bytes", k.cubin.size()}};

@@ -213,7 +213,7 @@ __device__ __forceinline__ void decode_body(const DecodeParams& p) {
 
   const float out_scale = (Fmt::kTensorScaled ? p.v_scale : 1.0f) * Fmt::kPostScale;
   allow_dependent_grids<C::kGridDependency>();
-  finish_decode<typename C::QElem, /*kEarlyMerge=*/false>(p, smem, num_q_heads, q_head0, b, out_scale);
+  finish_decode<typename C::QElem, /*kEarlyMerge=*/false>(p, smem, W, num_q_heads, q_head0, b, out_scale);
 }
 
 }  // namespace kvjit

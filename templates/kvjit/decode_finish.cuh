@@ -10,13 +10,38 @@
 
 namespace kvjit {
 
-// Per-warp partial states: the decode bodies fill acc, m and l, then call finish_decode.
+// Per-warp partial states: the decode bodies fill acc, m and l, then call finish_decode. acc comes last so a
+// CTA of fewer than W warps may hold only its own warps' rows (decode_dynamic_smem_bytes, params.cuh).
 template <int W, int H, int HD>
 struct DecodeSmem {
-  float acc[W][H][HD];
   float m[W][H];
   float l[W][H];
   bool last;
+  float acc[W][H][HD];
+};
+// The CTA's DecodeSmem: a static one, or (kDynamic) the launch's dynamic shared memory, whose size the host
+// computes with decode_dynamic_smem_bytes.
+template <int W, int H, int HD, bool kDynamic>
+struct DecodeSmemOf {
+  static __device__ __forceinline__ DecodeSmem<W, H, HD>& get() {
+    __shared__ DecodeSmem<W, H, HD> smem;
+    return smem;
+  }
+};
+template <int W, int H, int HD>
+struct DecodeSmemOf<W, H, HD, true> {
+  struct BeforeAcc {  // DecodeSmem's fields before acc: its size is acc's offset (no offsetof without headers)
+    float m[W][H];
+    float l[W][H];
+    bool last;
+  };
+  static_assert(sizeof(BeforeAcc) == decode_dynamic_smem_bytes(W, 0, H, HD) &&
+                    sizeof(DecodeSmem<W, H, HD>) == decode_dynamic_smem_bytes(W, W, H, HD),
+                "DecodeSmem and decode_dynamic_smem_bytes disagree");
+  static __device__ __forceinline__ DecodeSmem<W, H, HD>& get() {
+    extern __shared__ float dynamic_smem[];  // floats: DecodeSmem's alignment
+    return *reinterpret_cast<DecodeSmem<W, H, HD>*>(dynamic_smem);
+  }
 };
 
 // Workspace of a split launch, in floats: partial outputs [batch, num_q_heads, splits, head_dim], partial
@@ -65,20 +90,23 @@ __device__ __forceinline__ void ld_cg4_if(bool load, const float* p, float (&v)[
       : "l"(p), "r"(static_cast<int>(load)));
 }
 
-// The CTA's merged state for output element (h, d): max, sum and unnormalized output over its warps.
+// The CTA's merged state for output element (h, d): max, sum and unnormalized output over its `warps`
+// warps (W, the shared memory's room, or fewer where the CTA size is the launch's: see finish_decode).
 template <int W, int H, int HD>
-__device__ __forceinline__ void merge_warps(const DecodeSmem<W, H, HD>& s, int h, int d, float* m_out,
+__device__ __forceinline__ void merge_warps(const DecodeSmem<W, H, HD>& s, int warps, int h, int d, float* m_out,
                                             float* l_out, float* o_out) {
   float m_all = kNegBig;
 #pragma unroll
-  for (int w = 0; w < W; ++w) m_all = fmax2(m_all, s.m[w][h]);
+  for (int w = 0; w < W; ++w)
+    if (w < warps) m_all = fmax2(m_all, s.m[w][h]);
   float l_all = 0.0f, o = 0.0f;
 #pragma unroll
-  for (int w = 0; w < W; ++w) {
-    const float a = ex2(s.m[w][h] - m_all);
-    l_all += s.l[w][h] * a;
-    o += s.acc[w][h][d] * a;
-  }
+  for (int w = 0; w < W; ++w)
+    if (w < warps) {
+      const float a = ex2(s.m[w][h] - m_all);
+      l_all += s.l[w][h] * a;
+      o += s.acc[w][h][d] * a;
+    }
   *m_out = m_all;
   *l_out = l_all;
   *o_out = o;
@@ -111,9 +139,12 @@ __device__ __forceinline__ void load_partials(const float* part, int z0, int n, 
 }
 
 template <class QElem, bool kEarly, int W, int H, int HD>
-__device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W, H, HD>& s, const SplitWorkspace& ws,
-                                             int num_q_heads, int q_head0, int b, float out_scale) {
-  static_assert(W * HD >= kMaxSplits, "the merge weights of a head must fit in its partial-output rows");
+__device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W, H, HD>& s, int warps,
+                                             const SplitWorkspace& ws, int num_q_heads, int q_head0, int b,
+                                             float out_scale) {
+  // A head's weights take a row of warps * HD floats: 4 warps (the fewest a CTA has) hold kMaxSplits from
+  // head_dim 32.
+  static_assert(4 * HD >= kMaxSplits, "the merge weights of a head must fit in its partial-output rows");
   const int n = p.num_splits;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   // Index idx is 4 consecutive dims of one head: its output row, and where its first partition's partial is.
@@ -123,10 +154,10 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
   float x[L::kCount][4];
   if (kEarly && threadIdx.x < H * HD / 4) load_partials<HD>(part_of(threadIdx.x), 0, n, x);
 
-  float* weights = &s.acc[0][0][0];  // [H][W * HD]; the partials were written out already
+  float* weights = &s.acc[0][0][0];  // [H][warps * HD]: the CTA's own rows; the partials were written out already
   float* m_head = &s.m[0][0];  // [H], merged max and sum per head (warp 0's slots, free by now)
   float* l_head = &s.l[0][0];
-  for (int h = warp; h < H; h += W) {
+  for (int h = warp; h < H; h += warps) {
     const i64 first = (static_cast<i64>(b) * num_q_heads + q_head0 + h) * n;
     float mz[kMaxSplits / 32], lz[kMaxSplits / 32];
 #pragma unroll
@@ -151,7 +182,7 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
     const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
 #pragma unroll
     for (int j = 0; j < kMaxSplits / 32; ++j)
-      weights[h * (W * HD) + lane + 32 * j] = lane + 32 * j < n ? lz[j] * inv : 0.0f;  // zeros: see below
+      weights[h * (warps * HD) + lane + 32 * j] = lane + 32 * j < n ? lz[j] * inv : 0.0f;  // zeros: see below
     if (lane == 0) {
       m_head[h] = m;
       l_head[h] = sum;
@@ -169,9 +200,9 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
     if (p.lse != nullptr && d == 0) p.lse[q_row] = l > 0.0f ? (m_head[h] + lg2(l)) * kLn2 : neg_inf;
   };
   if constexpr (!kEarly) {  // the merge as before the early loads: guarded, no loads across iterations
-    for (int idx = threadIdx.x; idx < H * HD / 4; idx += W * 32) {
+    for (int idx = threadIdx.x; idx < H * HD / 4; idx += warps * 32) {
       const float* part = part_of(idx);
-      const float* w = weights + (idx / (HD / 4)) * (W * HD);
+      const float* w = weights + (idx / (HD / 4)) * (warps * HD);
       float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       for (int z0 = 0; z0 < n; z0 += L::kCount) {
 #pragma unroll
@@ -193,7 +224,7 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
     float o[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int idx = threadIdx.x, z0 = 0; idx < H * HD / 4;) {
       // Past the last partition x and w are zeros (w has kMaxSplits entries, a multiple of the batch).
-      const float* w = weights + (idx / (HD / 4)) * (W * HD) + z0;
+      const float* w = weights + (idx / (HD / 4)) * (warps * HD) + z0;
 #pragma unroll
       for (int j = 0; j < L::kCount; ++j)
 #pragma unroll
@@ -201,7 +232,7 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
       const int done = idx;
       z0 += L::kCount;
       if (z0 >= n) {
-        idx += W * 32;
+        idx += warps * 32;
         z0 = 0;
       }
       if (idx < H * HD / 4) load_partials<HD>(part_of(idx), z0, n, x);
@@ -215,16 +246,19 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
 }
 
 // out_scale: the factor every output takes (per-tensor v_scale, the format's post-scale). kEarlyMerge: see MergeLoads.
+// warps: the CTA's warps, at most W. A kernel whose CTA size is chosen per launch (Config::kWarpsFromLaunch)
+// passes blockDim's and sizes the shared memory for the largest; elsewhere it is W, a constant, and the
+// guards on it fold away.
 // An empty sequence (or window) attends to nothing: its output is 0 and its LSE -inf.
 template <class QElem, bool kEarlyMerge, int W, int H, int HD>
-__device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<W, H, HD>& s, int num_q_heads,
-                                              int q_head0, int b, float out_scale) {
+__device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<W, H, HD>& s, int warps,
+                                              int num_q_heads, int q_head0, int b, float out_scale) {
   const float neg_inf = bits_to_f32(0xff800000u);
   if (p.num_splits == 1) {
-    for (int idx = threadIdx.x; idx < H * HD; idx += W * 32) {
+    for (int idx = threadIdx.x; idx < H * HD; idx += warps * 32) {
       const int h = idx / HD, d = idx % HD;
       float m_all, l_all, o;
-      merge_warps(s, h, d, &m_all, &l_all, &o);
+      merge_warps(s, warps, h, d, &m_all, &l_all, &o);
       const i64 q_row = static_cast<i64>(b) * num_q_heads + q_head0 + h;
       static_cast<u16*>(p.o)[q_row * HD + d] = QElem::from_f32(l_all > 0.0f ? o / l_all * out_scale : 0.0f);
       if (p.lse != nullptr && d == 0) p.lse[q_row] = l_all > 0.0f ? (m_all + lg2(l_all)) * kLn2 : neg_inf;
@@ -235,10 +269,10 @@ __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<
   // Split: write this partition's normalized partial output and (max, sum).
   const int split = blockIdx.z;
   const SplitWorkspace ws(p, HD, num_q_heads);
-  for (int idx = threadIdx.x; idx < H * HD; idx += W * 32) {
+  for (int idx = threadIdx.x; idx < H * HD; idx += warps * 32) {
     const int h = idx / HD, d = idx % HD;
     float m_all, l_all, o;
-    merge_warps(s, h, d, &m_all, &l_all, &o);
+    merge_warps(s, warps, h, d, &m_all, &l_all, &o);
     const i64 part = (static_cast<i64>(b) * num_q_heads + q_head0 + h) * p.num_splits + split;
     ws.o[part * HD + d] = l_all > 0.0f ? o / l_all : 0.0f;
     if (d == 0) {
@@ -252,7 +286,7 @@ __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<
   if (threadIdx.x == 0) s.last = atomic_add_acq_rel_gpu(counter, 1u) == static_cast<u32>(p.num_splits - 1);
   __syncthreads();
   if (!s.last) return;
-  merge_splits<QElem, kEarlyMerge>(p, s, ws, num_q_heads, q_head0, b, out_scale);
+  merge_splits<QElem, kEarlyMerge>(p, s, warps, ws, num_q_heads, q_head0, b, out_scale);
   if (threadIdx.x == 0) *counter = 0u;  // ready for the next launch (graph replays included)
 }
 

@@ -233,10 +233,14 @@ template <class C>
 __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
   typedef MmaShape<C> S;
   typedef typename C::Format Fmt;
-  constexpr int HD = C::kHeadDim, H = C::kHeadsPerCta, W = C::kWarps;
+  constexpr int HD = C::kHeadDim, H = C::kHeadsPerCta;
   constexpr int kChunks = C::kGqa / C::kHeadsPerCta;
 
-  __shared__ DecodeSmem<W, H, HD> smem;
+  // A kernel whose CTA size each launch chooses (the plan's fit of the grid to the device's waves,
+  // runtime/launch_plan.h) runs with blockDim's warps, at most C::kWarps, and its shared memory is the
+  // launch's, sized for those warps (decode_dynamic_smem_bytes).
+  DecodeSmem<C::kWarps, H, HD>& smem = DecodeSmemOf<C::kWarps, H, HD, C::kWarpsFromLaunch>::get();
+  const int W = C::kWarpsFromLaunch ? static_cast<int>(blockDim.x >> 5) : C::kWarps;
 
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int g = lane >> 2, t = lane & 3;
@@ -284,19 +288,19 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
     for (int e = 0; e < 4; ++e) st.acc[i][e] = 0.0f;
 
   // Warps take tiles round robin; the bounds depend on the warp only, so every lane reaches every shuffle.
-  constexpr int kStride = 16 * W;
+  const int stride = 16 * W;
   int tile = range.begin + 16 * warp;
   if (C::kUnroll >= 2) {
     MmaTile<C> cur;
     if (tile < range.end) mma_load_tile<C>(seq, tile, range.end, g, t, cur);
-    for (; tile < range.end; tile += kStride) {
+    for (; tile < range.end; tile += stride) {
       MmaTile<C> next;
-      if (tile + kStride < range.end) mma_load_tile<C>(seq, tile + kStride, range.end, g, t, next);
+      if (tile + stride < range.end) mma_load_tile<C>(seq, tile + stride, range.end, g, t, next);
       mma_tile_math<C>(p, cur, qa, tile, range.end, t, st);
       cur = next;
     }
   } else {
-    for (; tile < range.end; tile += kStride) {
+    for (; tile < range.end; tile += stride) {
       MmaTile<C> cur;
       mma_load_tile<C>(seq, tile, range.end, g, t, cur);
       mma_tile_math<C>(p, cur, qa, tile, range.end, t, st);
@@ -327,7 +331,7 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
   const float out_scale = (Fmt::kTensorScaled ? p.v_scale : 1.0f) * Fmt::kMmaPostScale;
   allow_dependent_grids<C::kGridDependency>();
   // From head_dim 128 this body holds 142 registers and more: the split merge's early loads fit under them.
-  finish_decode<typename C::QElem, (HD >= 128)>(p, smem, num_q_heads, q_head0, b, out_scale);
+  finish_decode<typename C::QElem, (HD >= 128)>(p, smem, W, num_q_heads, q_head0, b, out_scale);
 }
 
 }  // namespace kvjit

@@ -3,11 +3,27 @@
 // here: kernels never allocate and can be captured in CUDA graphs.
 #pragma once
 
+// Functions both sides call: the kernel compilers (NVRTC, clang) define KVJIT_DEVICE.
+#ifdef KVJIT_DEVICE
+#define KVJIT_HOST_DEVICE __host__ __device__
+#else
+#define KVJIT_HOST_DEVICE
+#endif
+
 namespace kvjit {
 
 // Most KV partitions of a split launch. The last CTA of a split keeps one merge weight per (head,
 // partition) in its shared partial-output buffer, which holds at least this many per head (decode_finish.cuh).
 constexpr int kMaxSplits = 128;
+
+// Bytes of dynamic shared memory a decode CTA of `warps` warps takes where its kernel runs two CTA sizes
+// (Config::kWarpsFromLaunch): DecodeSmem (decode_finish.cuh) with room for `max_warps` warps' max and sum, the
+// merge flag, then the outputs of `warps` warps only. Sized per launch because the smaller CTA with the
+// larger one's buffer measured 2% slower on an H100 (3 CTAs an SM of 12.5 KB each take a larger shared
+// memory carveout, and so a smaller L1, than of 8.3 KB).
+KVJIT_HOST_DEVICE constexpr int decode_dynamic_smem_bytes(int max_warps, int warps, int heads, int head_dim) {
+  return (2 * max_warps * heads + 1) * 4 + warps * heads * head_dim * 4;
+}
 
 struct DecodeParams {
   const void* q;              // [batch, num_kv_heads * gqa, head_dim], spec.q dtype

@@ -95,8 +95,8 @@ void BM_RawCuLaunchKernel(benchmark::State& state) {
   LaunchFixture& f = fixture(state);
   if (!f.kernel) return;
   DecodeParams params;
-  // 16 tokens are never split, so the SM count alone plans what Kernel::decode launches.
-  auto plan = plan_decode(f.kernel->spec(), f.kernel->shape(), f.args, f.device.sm_count, &params);
+  // The kernel's own slots plan what Kernel::decode launches (16 tokens are never split).
+  auto plan = plan_decode(f.kernel->spec(), f.kernel->shape(), f.args, f.kernel->device_slots(), &params);
   if (!plan) {
     state.SkipWithError(plan.error().message.c_str());
     return;
@@ -105,7 +105,8 @@ void BM_RawCuLaunchKernel(benchmark::State& state) {
   int n = 0;
   for (auto _ : state) {
     check(f.api->cuLaunchKernel_(f.kernel->function(), plan->grid[0], plan->grid[1], plan->grid[2], plan->block[0],
-                                 plan->block[1], plan->block[2], 0, f.stream, kernel_params, nullptr),
+                                 plan->block[1], plan->block[2], plan->shared_bytes, f.stream, kernel_params,
+                                 nullptr),
           "cuLaunchKernel");
     if (++n % kLaunchesPerSync == 0) {
       state.PauseTiming();

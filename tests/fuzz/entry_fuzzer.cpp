@@ -47,8 +47,8 @@ kvjit::Key echoed_key(const std::string& b) {
 // Valid magic and version, and the checksum of whatever payload follows the header.
 void fix_up(std::string& b) {
   if (b.size() < kvjit::kEntryHeaderBytes) return;
-  std::memcpy(b.data(), "KVJM\x02\x00\x00\x00", 8);
-  static_assert(kvjit::kEntryFormatVersion == 2, "update the version bytes above");
+  std::memcpy(b.data(), "KVJM\x03\x00\x00\x00", 8);
+  static_assert(kvjit::kEntryFormatVersion == 3, "update the version bytes above");
   const XXH128_hash_t sum = XXH3_128bits(b.data() + kvjit::kEntryHeaderBytes, b.size() - kvjit::kEntryHeaderBytes);
   store_le64(b, 48, sum.high64);
   store_le64(b, 56, sum.low64);

@@ -1,7 +1,9 @@
 // One decode run on the GPU against the CPU reference: random cache and query, NaN-poisoned outputs.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,12 +18,15 @@ struct DecodeCase {
   std::vector<int> seq_lens;
   int num_kv_heads = 2;
   uint32_t seed = 1;
+  int cta_warps = 0;    // DecodeArgs::cta_warps (0: the launch chooses)
+  int num_splits = -1;  // -1: no workspace (no split); else DecodeArgs::num_splits with the kernel's workspace
 };
 
 struct DecodeOutcome {
   double rel_l2 = 0.0;
   double lse_max_abs = 0.0;
   size_t unwritten = 0;  // NaN outputs left after the launch
+  std::vector<uint16_t> output;  // the kernel's output bits, spec.q
 };
 
 // Device copies of a host cache and its paging, reusable across launches.
@@ -104,6 +109,19 @@ inline DecodeOutcome run_decode_case(Engine& engine, const DecodeCase& c) {
 
   auto kernel = engine.get(c.spec);
   if (!kernel) throw std::runtime_error(kernel.error().message);
+  args.cta_warps = c.cta_warps;
+  std::optional<DeviceBuffer> workspace;
+  if (c.num_splits >= 0) {
+    // A forced partition count gets a workspace of exactly its size, so the launch cannot take fewer.
+    workspace.emplace(c.num_splits > 0 ? decode_workspace_bytes((*kernel)->spec(), (*kernel)->shape(), paging.batch,
+                                                                c.num_kv_heads, c.num_splits)
+                                       : (*kernel)->decode_workspace_bytes(paging.batch, c.num_kv_heads));
+    check(cu()->cuMemsetD8_(reinterpret_cast<CUdeviceptr>(workspace->get()), 0, workspace->bytes()), "cuMemsetD8");
+    args.workspace = workspace->get();
+    args.workspace_bytes = workspace->bytes();
+    args.max_seq_len = *std::max_element(c.seq_lens.begin(), c.seq_lens.end());
+    args.num_splits = c.num_splits;
+  }
   auto launched = (*kernel)->decode(nullptr, args);
   if (!launched) throw std::runtime_error(launched.error().message);
   sync();
@@ -132,6 +150,7 @@ inline DecodeOutcome run_decode_case(Engine& engine, const DecodeCase& c) {
   for (size_t i = 0; i < expected.size(); ++i)
     rounded[i] = ref::q_to_f32(c.spec.q, ref::f32_to_q(c.spec.q, static_cast<float>(expected[i])));
   out.rel_l2 = ref::rel_l2(rounded, got);
+  out.output = o_bits;
   return out;
 }
 

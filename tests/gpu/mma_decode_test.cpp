@@ -78,6 +78,66 @@ TEST(GpuMmaDecode, MatrixMatchesReference) {
     fmt::print("KVJIT_RESULT mma decode {} configs={} worst_rel_l2={:.3g}\n", name, w.first, w.second);
 }
 
+// The one-byte kernels at head_dim 128 run CTAs of 4 or 6 warps, chosen per launch: both sizes, split and
+// unsplit, every format and both q dtypes against the reference and against each other. Sequences of 1 to
+// 8191 tokens leave some warps of a CTA without a tile.
+TEST(GpuMmaDecode, BothCtaSizesMatchTheReference) {
+  KVJIT_REQUIRE_GPU();
+  std::map<std::string, std::pair<int, double>> worst;
+  double worst_between = 0;
+  uint32_t seed = 9100;
+  for (KvDtype kv : {KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
+    for (QDtype q : {QDtype::f16, QDtype::bf16})
+      for (int splits : {-1, 0, 5}) {
+        DecodeCase c;
+        c.spec.kv = kv;
+        c.spec.q = q;
+        c.spec.gqa = splits == 5 ? 8 : 4;
+        c.spec.layout = seed % 2 ? Layout::hnd : Layout::nhd;
+        c.spec.paging = seed % 3 == 0 ? Paging::csr : Paging::table;
+        if (has_scale_pool(kv) && seed % 4 == 1) c.spec.scale = ScaleDtype::f32;
+        c.seq_lens = {8191, 1, 333, 16, 2048, 95};
+        c.num_kv_heads = 2;
+        c.num_splits = splits;
+        c.seed = seed++;
+        auto kernel = engine().get(c.spec);
+        ASSERT_TRUE(kernel) << kernel.error().message;
+        ASSERT_EQ((*kernel)->shape().wide_warps, 6) << to_string(c.spec);
+        ASSERT_GT((*kernel)->device_slots().wide_ctas_per_sm, 0) << to_string(c.spec);
+        std::vector<uint16_t> outputs[2];
+        for (int warps : {4, 6}) {
+          c.cta_warps = warps;
+          SCOPED_TRACE(fmt::format("{} warps={} splits={}", to_string(c.spec), warps, splits));
+          const DecodeOutcome out = run_decode_case(engine(), c);
+          EXPECT_EQ(out.unwritten, 0u);
+          EXPECT_LE(out.rel_l2, self_test_budget(c.spec));
+          EXPECT_LE(out.lse_max_abs, 2e-3);
+          auto& w = worst[fmt::format("kv={} warps={}", format_name(c.spec), warps)];
+          w.first++;
+          w.second = std::max(w.second, out.rel_l2);
+          outputs[warps == 6] = out.output;
+        }
+        // The two sizes split the tiles among warps differently: the outputs differ only by rounding.
+        std::vector<double> a(outputs[0].size()), b(outputs[1].size());
+        for (size_t i = 0; i < a.size(); ++i) {
+          a[i] = ref::q_to_f32(c.spec.q, outputs[0][i]);
+          b[i] = ref::q_to_f32(c.spec.q, outputs[1][i]);
+        }
+        const double between = ref::rel_l2(a, b);
+        EXPECT_LE(between, self_test_budget(c.spec)) << to_string(c.spec);
+        worst_between = std::max(worst_between, between);
+      }
+  for (const auto& [name, w] : worst)
+    fmt::print("KVJIT_RESULT two cta sizes {} configs={} worst_rel_l2={:.3g}\n", name, w.first, w.second);
+  fmt::print("KVJIT_RESULT two cta sizes worst_rel_l2_between={:.3g}\n", worst_between);
+  const Spec e4m3 = parse_spec("decode:hd=128,gqa=4,kv=e4m3,arch=auto").value_or_throw();
+  auto kernel = engine().get(e4m3);
+  ASSERT_TRUE(kernel);
+  const DeviceSlots& slots = (*kernel)->device_slots();
+  fmt::print("KVJIT_RESULT two cta sizes e4m3 resident ctas an sm: {} of 4 warps, {} of 6; 64 x 4096 takes {} warps\n",
+             slots.ctas_per_sm, slots.wide_ctas_per_sm, (*kernel)->decode_cta_warps(64, 8, 4096));
+}
+
 // Same data through both bodies: they differ only by f16 rounding of q and p on the tensor-core side.
 TEST(GpuMmaDecode, AgreesWithCudaCoreBody) {
   KVJIT_REQUIRE_GPU();

@@ -27,11 +27,12 @@ void replace_once(std::string& text, const std::string& from, const std::string&
   text.replace(at, from.size(), to);
 }
 
-// `spec`'s kernel compiled by NVRTC, its CTA made `warps` warps, written where `kvjit dump` writes it.
+// `spec`'s kernel compiled by NVRTC, its largest CTA made `warps` warps, written where `kvjit dump` writes it.
 void dump_with_warps(const std::string& dir, const Spec& spec, int warps) {
   SpecializedSource src = specialize(spec).value_or_throw();
-  replace_once(src.source, fmt::format("kWarps = {};", src.shape.warps), fmt::format("kWarps = {};", warps));
-  replace_once(src.source, fmt::format("__launch_bounds__({})", src.shape.threads()),
+  replace_once(src.source, fmt::format("kWarps = {};", src.shape.bound_threads() / 32),
+               fmt::format("kWarps = {};", warps));
+  replace_once(src.source, fmt::format("__launch_bounds__({})", src.shape.bound_threads()),
                fmt::format("__launch_bounds__({})", 32 * warps));
   const CompiledKernel k = compile_nvrtc(src, embedded_templates()).value_or_throw();
   std::ofstream(dir + "/" + file_stem(spec) + ".ptx") << k.ptx;
@@ -50,17 +51,20 @@ TEST(GpuModuleShape, AModuleBuiltForAnotherCtaSizeIsRefused) {
     ~RemoveWhenDone() { std::filesystem::remove_all(dir); }
   } remove_when_done{dir};
 
-  dump_with_warps(dir, spec, 6);
+  // This kernel runs CTAs of 4 or 6 warps: one bounded by 4 (an older build's) would fail the 6-warp launches.
+  ASSERT_EQ(launch_shape(spec).bound_threads(), 192);
+  dump_with_warps(dir, spec, 4);
   {
     Engine engine(make_memory_provider(dumped_ptx_compiler(dir)));
     auto kernel = engine.get(spec);
-    ASSERT_FALSE(kernel.ok()) << "a 6-warp kernel loaded for a 4-warp launch";
+    ASSERT_FALSE(kernel.ok()) << "a kernel of 4-warp CTAs loaded for launches of up to 6";
     EXPECT_EQ(kernel.error().kind, ErrorKind::invalid_argument);
-    EXPECT_NE(kernel.error().message.find("CTAs of 192 threads, this build launches 128"), std::string::npos)
+    EXPECT_NE(kernel.error().message.find("CTAs of up to 128 threads, this build launches up to 192"),
+              std::string::npos)
         << kernel.error().message;
   }
   // The same kernel at the shape the runtime launches loads.
-  dump_with_warps(dir, spec, launch_shape(spec).warps);
+  dump_with_warps(dir, spec, launch_shape(spec).bound_threads() / 32);
   {
     Engine engine(make_memory_provider(dumped_ptx_compiler(dir)));
     auto kernel = engine.get(spec);

@@ -105,6 +105,7 @@ nb::dict compiled_dict(const kvjit::CompiledKernel& k) {
   d["spill_store_bytes"] = k.resources.spill_store_bytes;
   d["spill_load_bytes"] = k.resources.spill_load_bytes;
   d["threads_per_cta"] = k.shape.threads();
+  d["wide_threads_per_cta"] = 32 * k.shape.wide_warps;
   d["heads_per_cta"] = k.shape.heads_per_cta;
   return d;
 }

@@ -24,7 +24,7 @@ Entry golden_entry() {
   e.ptx = ".version 8.0\n.target sm_90\n";
   e.cubin = {0x7f, 'E', 'L', 'F', 2, 1, 1, 0};
   e.resources = ResourceReport{40, 8320, 0, 0, 0};
-  e.shape = LaunchShape{4, 2, 2, true};
+  e.shape = LaunchShape{4, 2, 2, true, 6};
   e.compile_ms = 437.5;
   return e;
 }
@@ -49,6 +49,18 @@ TEST(EntryFormatTest, TheTensorCoreFlagRoundTrips) {
     auto back = parse_entry(serialize_entry(e), e.key);
     ASSERT_TRUE(back) << back.error().message;
     EXPECT_EQ(back->shape.tensor_cores, flag);
+  }
+}
+
+// The launch plan chooses between the two CTA sizes: a kernel read back must offer the same two.
+TEST(EntryFormatTest, TheSecondCtaSizeRoundTrips) {
+  for (int wide : {0, 6, 32}) {
+    Entry e = golden_entry();
+    e.shape.wide_warps = wide;
+    auto back = parse_entry(serialize_entry(e), e.key);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(back->shape.wide_warps, wide);
+    EXPECT_EQ(back->shape.bound_threads(), 32 * (wide > 0 ? wide : 4));
   }
 }
 
@@ -110,20 +122,22 @@ std::string with_meta(const std::string& meta) {
   return bytes + meta;
 }
 
-// The smallest well-formed metadata: three empty names, no options, empty log, zero report, the given
-// tensor-core flag (the report's last field).
-std::string minimal_meta_with_tensor_cores(int32_t flag) {
+// The smallest well-formed metadata: three empty names, no options, empty log, a zero report but for the
+// shape's warps, the given tensor-core flag and second CTA size (the shape's last fields).
+std::string minimal_meta_with_shape(int32_t tensor_cores, int32_t wide_warps) {
   std::string m;
   bytes::Writer w(m);
   for (int i = 0; i < 3; ++i) w.str("");
   w.u32(0);
   w.str("");
-  for (int i = 0; i < 8; ++i) w.i32(0);
-  w.i32(flag);
+  for (int i = 0; i < 5; ++i) w.i32(0);  // resources
+  for (int v : {4, 0, 0}) w.i32(v);       // warps, heads_per_cta, unroll
+  w.i32(tensor_cores);
+  w.i32(wide_warps);
   w.f64(0);
   return m;
 }
-std::string minimal_meta() { return minimal_meta_with_tensor_cores(0); }
+std::string minimal_meta() { return minimal_meta_with_shape(0, 0); }
 
 // One row per bad input, with the message it must produce.
 TEST(EntryFormatTest, BadEntriesSayWhatIsWrong) {
@@ -157,8 +171,14 @@ TEST(EntryFormatTest, BadEntriesSayWhatIsWrong) {
       {"empty meta", with_meta(""), "bad metadata: names cut short"},
       {"meta with too many options",
        with_meta(std::string("\0\0\0\0\0\0\0\0\0\0\0\0\xff\xff\xff\x7f", 16)), "bad metadata: 2147483647 options"},
-      {"meta with a tensor-core flag of 2", with_meta(minimal_meta_with_tensor_cores(2)),
+      {"meta with a tensor-core flag of 2", with_meta(minimal_meta_with_shape(2, 0)),
        "bad metadata: tensor_cores 2 (0 or 1)"},
+      {"meta with a second CTA size no larger than the first", with_meta(minimal_meta_with_shape(1, 4)),
+       "bad metadata: wide_warps 4 (0, or more than warps 4 and at most 32)"},
+      {"meta with a second CTA size past 32 warps", with_meta(minimal_meta_with_shape(1, 33)),
+       "bad metadata: wide_warps 33 (0, or more than warps 4 and at most 32)"},
+      {"meta with a negative second CTA size", with_meta(minimal_meta_with_shape(1, -6)),
+       "bad metadata: wide_warps -6 (0, or more than warps 4 and at most 32)"},
       {"meta with trailing bytes", with_meta(minimal_meta() + "!"),
        "bad metadata: 1 trailing bytes"},
   };

@@ -56,6 +56,21 @@ TEST(SpecializerTest, SourceHasExternCEntryNamedBySymbol) {
   }
 }
 
+// A kernel that runs two CTA sizes is bounded by, and sizes its shared memory for, the larger, and reads its
+// warps from the launch; a kernel of one size keeps it a constant.
+TEST(SpecializerTest, AKernelOfTwoCtaSizesTakesItsWarpsFromTheLaunch) {
+  const SpecializedSource two = specialized("decode:hd=128,gqa=4,kv=e4m3,arch=sm_90");
+  ASSERT_EQ(two.shape.wide_warps, 6);
+  EXPECT_NE(two.source.find("__launch_bounds__(192)"), std::string::npos) << two.source;
+  EXPECT_NE(two.source.find("kWarps = 6;"), std::string::npos);
+  EXPECT_NE(two.source.find("kWarpsFromLaunch = true;"), std::string::npos);
+  const SpecializedSource one = specialized("decode:hd=128,gqa=4,kv=f16,arch=sm_90");
+  ASSERT_EQ(one.shape.wide_warps, 0);
+  EXPECT_NE(one.source.find("__launch_bounds__(128)"), std::string::npos) << one.source;
+  EXPECT_NE(one.source.find("kWarps = 4;"), std::string::npos);
+  EXPECT_NE(one.source.find("kWarpsFromLaunch = false;"), std::string::npos);
+}
+
 TEST(SpecializerTest, IncludesTheKindsTemplate) {
   const SpecializedSource decode = specialized("decode:hd=128,arch=sm_90,mma=0");
   const SpecializedSource decode_mma = specialized("decode:hd=128,arch=sm_90");  // the default where supported

@@ -1,5 +1,6 @@
 #include "runtime/launch_plan.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace kvjit {
@@ -234,6 +235,127 @@ TEST(LaunchPlan, SplitsFillTheGpuWithinTheWorkspace) {
   plan = plan_decode(spec, shape, a, 132, &p);
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(p.num_splits, 1);
+}
+
+// The two CTA sizes of a one-byte kernel at head_dim 128 on an H100: 3 CTAs of 4 warps an SM (396 slots) or
+// 2 of 6 (264). Each row's size is the one measured faster there (e4m3, 4096 tokens unless given, µs with 4 ->
+// 6 warps at the split rule's choice; docs/PERFORMANCE.md §3j).
+TEST(LaunchPlan, TheCtaSizeFitsTheGridToItsWaves) {
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=e4m3,arch=sm_90").value_or_throw();
+  const LaunchShape shape = launch_shape(spec);
+  ASSERT_EQ(shape.wide_warps, 6);
+  ASSERT_EQ(shape.chunks(spec), 1);
+  const DeviceSlots h100{132, 3, 2};
+  struct Row {
+    int batch, len, warps;
+  };
+  const Row rows[] = {
+      {1, 16384, 6},   // 55.3% -> 59.1% of copy
+      {1, 32768, 6},   // 67.2% -> 72.9%
+      {4, 4096, 6},    // 18.6 -> 18.4
+      {8, 4096, 6},    // 30.6 -> 30.3
+      {16, 4096, 6},   // 3 splits 53.5 against 2 splits 53.0
+      {24, 4096, 4},   // 76.1 -> 97.2: 6 warps need 11 splits to fill their waves
+      {32, 4096, 6},   // 103.0 -> 95.9
+      {40, 4096, 4},   // 122.0 -> 136.7
+      {48, 4096, 4},   // 141.1 -> 190.0: 384 CTAs fill 97% of 396 slots
+      {64, 2048, 6},   // 79.9% -> 90.6%
+      {64, 4096, 6},   // 88.9% -> 95.5%: 512 CTAs fill 97% of 2 waves of 264
+      {64, 16384, 6},  // 98.0% -> 98.9%
+      {80, 4096, 4},   // 243.5 -> 250.7: 81% fill either way, a tie goes to 4
+      {96, 4096, 4},   // 277.9 -> 278.6
+      {128, 4096, 6},  // 93.8% -> 96.3%
+  };
+  alignas(16) static float ws[1];
+  for (const Row& r : rows) {
+    SCOPED_TRACE(fmt::format("batch {} x {}", r.batch, r.len));
+    const DecodeGrid grid = choose_decode_grid(spec, shape, r.batch, 8, r.len, h100);
+    EXPECT_EQ(grid.warps, r.warps);
+    EXPECT_EQ(choose_cta_warps(spec, shape, r.batch, 8, r.len, h100), r.warps);
+    // The partitions are the split rule's for the chosen size's own slots.
+    EXPECT_EQ(grid.splits, choose_splits(spec, shape.with_warps(r.warps), r.batch, 8, r.len,
+                                         r.warps == 6 ? h100.wide() : DeviceSlots{132, 3}));
+    // And the launch takes both.
+    DecodeArgs a = valid_decode_args();
+    a.batch = r.batch;
+    a.max_seq_len = r.len;
+    a.workspace = ws;
+    a.workspace_bytes = decode_workspace_bytes_for_device(spec, shape, r.batch, 8, h100);
+    DecodeParams p;
+    auto plan = plan_decode(spec, shape, a, h100, &p);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    EXPECT_EQ(plan->block[0], 32u * static_cast<unsigned>(r.warps));
+    // Room for the launched warps' outputs only, after 6 warps' max and sum and the merge flag.
+    EXPECT_EQ(plan->shared_bytes, static_cast<unsigned>(4 * (2 * 6 * 4 + 1) + r.warps * 4 * 128 * 4));
+    EXPECT_EQ(p.num_splits, grid.splits);
+  }
+  // Without the second size's occupancy (a failed query) or without a second size, always the first.
+  EXPECT_EQ(choose_cta_warps(spec, shape, 64, 8, 4096, DeviceSlots{132, 3}), 4);
+  const Spec f16 = parse_spec("decode:hd=128,gqa=4,kv=f16,arch=sm_90").value_or_throw();
+  EXPECT_EQ(choose_cta_warps(f16, launch_shape(f16), 64, 8, 4096, DeviceSlots{132, 2, 1}), 4);
+}
+
+// DecodeArgs::cta_warps fixes the size: either of the kernel's, never another.
+TEST(LaunchPlan, ACtaSizeAskedForMustBeOneTheKernelRuns) {
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=int8,arch=sm_90").value_or_throw();
+  const LaunchShape shape = launch_shape(spec);
+  DecodeArgs a = valid_decode_args();
+  DecodeParams p;
+  for (int warps : {4, 6}) {
+    a.cta_warps = warps;
+    auto plan = plan_decode(spec, shape, a, DeviceSlots{132, 3, 2}, &p);
+    ASSERT_TRUE(plan.ok()) << plan.error().message;
+    EXPECT_EQ(plan->block[0], 32u * static_cast<unsigned>(warps));
+  }
+  for (int warps : {-1, 2, 5, 8}) {
+    a.cta_warps = warps;
+    auto plan = plan_decode(spec, shape, a, DeviceSlots{132, 3, 2}, &p);
+    ASSERT_FALSE(plan.ok()) << warps;
+    EXPECT_NE(plan.error().message.find(fmt::format("cta_warps={}: this kernel runs CTAs of 4 or 6 warps", warps)),
+              std::string::npos)
+        << plan.error().message;
+  }
+  const Spec f16 = parse_spec("decode:hd=128,gqa=4,kv=f16,arch=sm_90").value_or_throw();
+  a.cta_warps = 0;
+  auto one_size = plan_decode(f16, launch_shape(f16), a, DeviceSlots{132, 2}, &p);
+  ASSERT_TRUE(one_size.ok()) << one_size.error().message;
+  EXPECT_EQ(one_size->shared_bytes, 0u) << "a kernel of one CTA size has static shared memory only";
+  a.cta_warps = 6;
+  auto plan = plan_decode(f16, launch_shape(f16), a, DeviceSlots{132, 2}, &p);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.error().message.find("cta_warps=6: this kernel runs CTAs of 4 warps"), std::string::npos)
+      << plan.error().message;
+}
+
+// The device workspace holds the partitions of whichever size each batch takes.
+TEST(LaunchPlan, DeviceWorkspaceHoldsTheSplitsOfBothCtaSizes) {
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=q8,arch=sm_90").value_or_throw();
+  const LaunchShape shape = launch_shape(spec);
+  for (DeviceSlots device : {DeviceSlots{132, 3, 2}, DeviceSlots{8, 3, 2}, DeviceSlots{132, 3, 1}}) {
+    const int batch = 200;
+    const size_t bytes = decode_workspace_bytes_for_device(spec, shape, batch, 8, device);
+    const size_t counters_start = bytes - static_cast<size_t>(batch) * 8 * shape.chunks(spec) * 4;
+    alignas(16) static float ws[1];
+    for (int b = 1; b <= batch; ++b) {
+      const DecodeGrid grid = choose_decode_grid(spec, shape, b, 8, 1 << 30, device);
+      const size_t partial_end = decode_workspace_bytes(spec, shape, b, 8, grid.splits) -
+                                 static_cast<size_t>(b) * 8 * shape.chunks(spec) * 4;
+      ASSERT_LE(partial_end, counters_start) << "batch " << b << " slots " << device.slots();
+      for (int len : {1000, 32768}) {
+        DecodeArgs a = valid_decode_args();
+        a.batch = b;
+        a.max_seq_len = len;
+        a.workspace = ws;
+        a.workspace_bytes = bytes;
+        DecodeParams p;
+        auto plan = plan_decode(spec, shape, a, device, &p);
+        ASSERT_TRUE(plan.ok());
+        const DecodeGrid want = choose_decode_grid(spec, shape, b, 8, len, device);
+        ASSERT_EQ(p.num_splits, want.splits) << "batch " << b << " len " << len << " slots " << device.slots();
+        ASSERT_EQ(plan->block[0], 32u * static_cast<unsigned>(want.warps));
+      }
+    }
+  }
 }
 
 TEST(LaunchPlan, AppendGridAndEmptyBatch) {

@@ -28,7 +28,7 @@ class CompiledKernel:
 
 
 _REPORT_KEYS = ("registers", "shared_bytes", "stack_bytes", "spill_store_bytes", "spill_load_bytes",
-                "threads_per_cta", "heads_per_cta")
+                "threads_per_cta", "wide_threads_per_cta", "heads_per_cta")
 
 
 def _concrete(spec: Spec, what: str) -> Spec:
