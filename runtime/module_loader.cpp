@@ -61,9 +61,10 @@ Result<LoadedModule> load_module(const DeviceContext& device, const Artifact& ar
   // query is not fatal: 1 only makes the split choice conservative.
   const auto resident_ctas = [&](int warps) {
     int ctas = 0;
-    const CUresult rc = cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(
-        &ctas, out.function, 32 * warps, static_cast<size_t>(artifact.shape.dynamic_shared_bytes(artifact.spec, warps)));
-    return rc == CUDA_SUCCESS ? ctas : 0;
+    const size_t dynamic_bytes = static_cast<size_t>(artifact.shape.dynamic_shared_bytes(artifact.spec, warps));
+    const CUresult queried =
+        cu->cuOccupancyMaxActiveBlocksPerMultiprocessor_(&ctas, out.function, 32 * warps, dynamic_bytes);
+    return queried == CUDA_SUCCESS ? ctas : 0;
   };
   out.ctas_per_sm = std::max(1, resident_ctas(artifact.shape.warps));
   // 0 where the query fails: the plan then keeps the first size, whose split choice it knows.
