@@ -19,6 +19,18 @@ DecodeArgs valid_decode_args() {
   return a;
 }
 
+// Arguments of a launch that may split: `batch` sequences of up to `len` tokens, a workspace of `bytes` (the
+// plan never writes through it).
+DecodeArgs split_args(int batch, int len, size_t bytes) {
+  alignas(16) static float ws[1];
+  DecodeArgs a = valid_decode_args();
+  a.batch = batch;
+  a.max_seq_len = len;
+  a.workspace = ws;
+  a.workspace_bytes = bytes;
+  return a;
+}
+
 Spec decode_spec(int gqa) {
   Spec s;
   s.gqa = gqa;
@@ -147,14 +159,9 @@ TEST(LaunchPlan, DeviceWorkspaceHoldsEveryChosenSplit) {
             decode_workspace_bytes(spec, shape, b, 8, s) - static_cast<size_t>(b) * 8 * shape.chunks(spec) * 4;
         ASSERT_LE(partial_end, counters_start) << "gqa " << gqa << " batch " << b << " slots " << device.slots();
       }
-      alignas(16) static float ws[1];
       for (int b = 1; b <= batch; ++b)
         for (int len : {1000, 32768, 1 << 20}) {
-          DecodeArgs a = valid_decode_args();
-          a.batch = b;
-          a.max_seq_len = len;
-          a.workspace = ws;
-          a.workspace_bytes = bytes;
+          const DecodeArgs a = split_args(b, len, bytes);
           DecodeParams p;
           ASSERT_TRUE(plan_decode(spec, shape, a, device, &p).ok());
           ASSERT_EQ(p.num_splits, choose_splits(spec, shape, b, 8, len, device))
@@ -335,18 +342,13 @@ TEST(LaunchPlan, DeviceWorkspaceHoldsTheSplitsOfBothCtaSizes) {
     const int batch = 200;
     const size_t bytes = decode_workspace_bytes_for_device(spec, shape, batch, 8, device);
     const size_t counters_start = bytes - static_cast<size_t>(batch) * 8 * shape.chunks(spec) * 4;
-    alignas(16) static float ws[1];
     for (int b = 1; b <= batch; ++b) {
       const DecodeGrid grid = choose_decode_grid(spec, shape, b, 8, 1 << 30, device);
       const size_t partial_end = decode_workspace_bytes(spec, shape, b, 8, grid.splits) -
                                  static_cast<size_t>(b) * 8 * shape.chunks(spec) * 4;
       ASSERT_LE(partial_end, counters_start) << "batch " << b << " slots " << device.slots();
       for (int len : {1000, 32768}) {
-        DecodeArgs a = valid_decode_args();
-        a.batch = b;
-        a.max_seq_len = len;
-        a.workspace = ws;
-        a.workspace_bytes = bytes;
+        const DecodeArgs a = split_args(b, len, bytes);
         DecodeParams p;
         auto plan = plan_decode(spec, shape, a, device, &p);
         ASSERT_TRUE(plan.ok());
