@@ -8,9 +8,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 bundle="$root/.gpu-bundle"
 export LD_LIBRARY_PATH="$bundle/lib:${CUDA_HOME:-/usr/local/cuda}/lib64:${LD_LIBRARY_PATH:-}"
 export KVJIT_CACHE_DIR="${KVJIT_CACHE_DIR:-$(mktemp -d)/kvjit-cache}"
+# KVJIT_BENCH_CUDA_CORES=0 times the default body only (half the run).
 specs=()
 for kv in f16 int8 q8 e4m3 e5m2; do
-  specs+=(--spec "decode:hd=128,page=16,gqa=4,kv=$kv" --spec "decode:hd=128,page=16,gqa=4,kv=$kv,mma=0")
+  specs+=(--spec "decode:hd=128,page=16,gqa=4,kv=$kv")
+  [ "${KVJIT_BENCH_CUDA_CORES:-1}" = 0 ] || specs+=(--spec "decode:hd=128,page=16,gqa=4,kv=$kv,mma=0")
 done
 kvjit="$bundle/bin/kvjit"
 echo "== batch x context sweep =="
@@ -18,6 +20,11 @@ echo "== batch x context sweep =="
 echo "== long context, split-KV =="
 "$kvjit" bench "${specs[@]}" --kv-heads 8 --batch 1 --context 32768 --runs 50 "$@"
 echo "== head_dim 64 and 256 =="
-"$kvjit" bench --spec decode:hd=64,page=16,gqa=4,kv=int8 --spec decode:hd=64,page=16,gqa=4,kv=int8,mma=0 \
-  --spec decode:hd=256,page=16,gqa=4,kv=int8 --spec decode:hd=256,page=16,gqa=4,kv=int8,mma=0 \
-  --kv-heads 8 --batch 64 --context 4096 --runs 50 "$@"
+hd_specs=()
+for hd in 64 256; do
+  for kv in f16 int8 e4m3; do
+    hd_specs+=(--spec "decode:hd=$hd,page=16,gqa=4,kv=$kv")
+    [ "${KVJIT_BENCH_CUDA_CORES:-1}" = 0 ] || hd_specs+=(--spec "decode:hd=$hd,page=16,gqa=4,kv=$kv,mma=0")
+  done
+done
+"$kvjit" bench "${hd_specs[@]}" --kv-heads 8 --batch 64 --context 4096 --runs 50 "$@"

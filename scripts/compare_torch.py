@@ -29,18 +29,27 @@ except ImportError:  # torch-only rows
 HEAD_DIM, Q_HEADS, KV_HEADS, PAGE = 128, 32, 8, 16
 
 
-def time_us(fn, runs: int) -> float:
+def time_us(fn, runs: int, back_to_back: int = 1) -> float:
+    """Median over `runs` samples; a sample is `back_to_back` calls queued between two events, divided by
+    their count (as `kvjit bench --back-to-back`): the GPU's time per call wherever a call runs longer on the
+    GPU than the host takes to submit the next, not the host's submission as one call alone would measure."""
     for _ in range(5):
         fn()
     start = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
     stop = [torch.cuda.Event(enable_timing=True) for _ in range(runs)]
     for a, b in zip(start, stop):
         a.record()
-        fn()
+        for _ in range(back_to_back):
+            fn()
         b.record()
     torch.cuda.synchronize()
-    times = sorted(a.elapsed_time(b) * 1000.0 for a, b in zip(start, stop))
+    times = sorted(a.elapsed_time(b) * 1000.0 / back_to_back for a, b in zip(start, stop))
     return times[len(times) // 2]
+
+
+# Calls read rotating copies of K/V adding up to this many bytes, so a small shape is timed from memory, not
+# from the 50 MB L2 (as `kvjit bench` rotates its caches).
+ROTATION_BYTES = 4 * 50 * 1024 * 1024
 
 
 def copy_bandwidth() -> float:
@@ -51,15 +60,25 @@ def copy_bandwidth() -> float:
     return 2 * src.numel() * 2 / (us * 1e-6)
 
 
-def torch_sdpa(batch: int, context: int, runs: int):
+def torch_sdpa(batch: int, context: int, runs: int, back_to_back: int):
     q = torch.randn(batch, Q_HEADS, 1, HEAD_DIM, device="cuda", dtype=torch.float16)
-    k = torch.randn(batch, KV_HEADS, context, HEAD_DIM, device="cuda", dtype=torch.float16)
-    v = torch.randn_like(k)
-    us = time_us(lambda: F.scaled_dot_product_attention(q, k, v, enable_gqa=True), runs)
-    return us, 2 * k.numel() * 2 + 2 * q.numel() * 2
+    kv_bytes = 2 * batch * KV_HEADS * context * HEAD_DIM * 2
+    copies = max(1, math.ceil(ROTATION_BYTES / kv_bytes))
+    kvs = [(torch.randn(batch, KV_HEADS, context, HEAD_DIM, device="cuda", dtype=torch.float16),
+            torch.randn(batch, KV_HEADS, context, HEAD_DIM, device="cuda", dtype=torch.float16))
+           for _ in range(copies)]
+    turn = [0]
+
+    def call():
+        k, v = kvs[turn[0] % copies]
+        turn[0] += 1
+        F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+    us = time_us(call, runs, back_to_back)
+    return us, kv_bytes + 2 * q.numel() * 2
 
 
-def kvjit_decode(kv: str, mma, batch: int, context: int, runs: int):
+def kvjit_decode(kv: str, mma, batch: int, context: int, runs: int, back_to_back: int):
     spec = kvjit.Spec(kind="decode", head_dim=HEAD_DIM, page_size=PAGE, gqa=Q_HEADS // KV_HEADS, kv=kv, mma=mma)
     pages_per_seq = math.ceil(context / PAGE)
     pages = batch * pages_per_seq
@@ -87,7 +106,7 @@ def kvjit_decode(kv: str, mma, batch: int, context: int, runs: int):
     workspace = torch.zeros(kernel.decode_workspace_bytes(batch, KV_HEADS), device="cuda", dtype=torch.uint8)
     launch = dict(block_table=block_table, seq_lens=seq_lens, out=out, workspace=workspace, max_seq_len=context,
                   **scales)
-    us = time_us(lambda: kernel.decode(q, k_cache, v_cache, **launch), runs)
+    us = time_us(lambda: kernel.decode(q, k_cache, v_cache, **launch), runs, back_to_back)
     elem = 2 if kv in ("f16", "bf16") else 1
     kv_bytes = 2 * batch * context * KV_HEADS * HEAD_DIM * elem
     scale_bytes = 2 * batch * context * KV_HEADS * scale_cols * 2
@@ -101,6 +120,8 @@ def main() -> None:
     parser.add_argument("--kv", nargs="+", default=["f16", "int8", "q8", "e4m3", "e5m2"])
     parser.add_argument("--cuda-cores", action="store_true", help="also the CUDA-core decode body (mma=0)")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--back-to-back", type=int, default=20,
+                        help="calls queued between a sample's two events (1: one call, host submission included)")
     parser.add_argument("--torch-only", action="store_true", help="only torch's rows (no kvjit package needed)")
     args = parser.parse_args()
     if kvjit is None and not args.torch_only:
@@ -114,12 +135,12 @@ def main() -> None:
         for context in args.context:
             if batch * context > 64 * 32768:
                 continue  # beyond this the f16 K/V of torch's layout no longer fits comfortably
-            sdpa_us, sdpa_bytes = torch_sdpa(batch, context, args.runs)
+            sdpa_us, sdpa_bytes = torch_sdpa(batch, context, args.runs, args.back_to_back)
             rows = [("torch sdpa f16", sdpa_us, sdpa_bytes)]
             for kv in kv_formats:
                 # None: the default body (tensor cores where the format has them); False: the CUDA-core body.
                 for mma in ([None, False] if args.cuda_cores and kv != "bf16" else [None]):
-                    us, nbytes = kvjit_decode(kv, mma, batch, context, args.runs)
+                    us, nbytes = kvjit_decode(kv, mma, batch, context, args.runs, args.back_to_back)
                     rows.append((f"kvjit {kv}{' cuda-cores' if mma is False else ''}", us, nbytes))
             for name, us, nbytes in rows:
                 gbs = nbytes / (us * 1e-6) / 1e9
