@@ -201,19 +201,21 @@ Result<LaunchPlan> plan_decode(const Spec& spec, const LaunchShape& shape, const
                                : fmt::format("cta_warps={}: this kernel runs CTAs of {} warps (0: the launch "
                                              "chooses)", a.cta_warps, shape.warps));
 
-  // Without a workspace nothing splits: the CTA size is then the one whose single partition fills more.
-  const DecodeGrid chosen = choose_decode_grid(spec, shape, a.batch, a.num_kv_heads,
-                                               a.workspace != nullptr ? a.max_seq_len : 0, device);
-  const int warps = a.cta_warps != 0 ? a.cta_warps : chosen.warps;
+  // Without a workspace nothing splits: the CTA size is then the one whose single partition fills more. A
+  // size the caller fixed is not chosen again, only its own split count is (this runs on every launch).
+  const int split_len = a.workspace != nullptr ? a.max_seq_len : 0;
+  const DecodeGrid chosen = a.cta_warps != 0
+                                ? DecodeGrid{a.cta_warps, 1}
+                                : choose_decode_grid(spec, shape, a.batch, a.num_kv_heads, split_len, device);
+  const int warps = chosen.warps;
   const LaunchShape launched = shape.with_warps(warps);
   const DeviceSlots launched_slots =
       warps != shape.warps ? device.wide() : DeviceSlots(device.sm_count, device.ctas_per_sm);
   int splits = 1;
   if (a.workspace != nullptr) {
-    splits = a.num_splits > 0 ? a.num_splits
-             : warps == chosen.warps
-                 ? chosen.splits
-                 : choose_splits(spec, launched, a.batch, a.num_kv_heads, a.max_seq_len, launched_slots);
+    splits = a.num_splits > 0  ? a.num_splits
+             : a.cta_warps == 0 ? chosen.splits
+                                : choose_splits(spec, launched, a.batch, a.num_kv_heads, a.max_seq_len, launched_slots);
     // Fewer partitions when the caller's workspace holds fewer.
     while (splits > 1 && decode_workspace_bytes(spec, shape, a.batch, a.num_kv_heads, splits) > a.workspace_bytes)
       --splits;

@@ -35,6 +35,10 @@ fi
 shard=()
 [ -n "${GPU_TEST_SHARD:-}" ] && shard=(GTEST_SHARD_INDEX="${GPU_TEST_SHARD%/*}" GTEST_TOTAL_SHARDS="${GPU_TEST_SHARD#*/}")
 step gpu_tests env ${shard[@]+"${shard[@]}"} "${gpu_tests[@]}" ${GPU_TEST_FILTER:+--gtest_filter=$GPU_TEST_FILTER}
+# The C ABI's launches: once, with the first shard of a sharded run.
+if [[ "${GPU_TEST_SHARD:-0/1}" == 0/* ]] && [ -x "$bundle/bin/kvjit_capi_gpu_tests" ]; then
+  step capi_gpu_tests "$bundle/bin/kvjit_capi_gpu_tests"
+fi
 step no_driver env KVJIT_LIBCUDA=/nonexistent/libcuda.so.1 "$bundle/bin/kvjit_no_driver_tests"
 if command -v compute-sanitizer >/dev/null && [ -z "${SKIP_SANITIZER:-}" ]; then
   step memcheck compute-sanitizer --tool memcheck --error-exitcode 1 "$bundle/bin/kvjit_gpu_tests" \
@@ -50,7 +54,8 @@ fi
 echo
 echo "== results =="
 grep -h '^KVJIT_RESULT' "$logs"/*.log | sed 's/^KVJIT_RESULT //'
-grep -h -E '^\[  (PASSED|FAILED) |^========= ERROR SUMMARY' "$logs/gpu_tests.log"
+grep -H -E '^\[  (PASSED|FAILED) |^========= ERROR SUMMARY' "$logs/gpu_tests.log" "$logs"/capi_gpu_tests.log 2>/dev/null |
+  sed "s|^$logs/||"
 echo "== steps =="
 awk '{printf "%-12s %-5s %s\n", $1, $2, $3}' "$logs/steps.txt"
 exit $status

@@ -136,6 +136,11 @@ typedef struct kvjit_decode_args {
   int32_t num_splits;             /* 0: chosen from the shapes; n: exactly n partitions (needs a workspace) */
   int32_t pdl;                    /* nonzero: programmatic dependent launch where the device (sm_90+) and driver
                                    * have it; results are the same (runtime/launch_args.h DecodeArgs::pdl) */
+  /* Fields below were appended after the first release: a caller built against an older header passes a
+   * smaller struct_size and gets their defaults. */
+  int32_t cta_warps;              /* 0: the launch chooses (kvjit_kernel_decode_grid); n: exactly n warps a CTA,
+                                   * one of the sizes the kernel runs, else KVJIT_ERROR_INVALID_ARGUMENT */
+  int32_t reserved_;              /* zero */
 } kvjit_decode_args;
 
 /* Launch arguments of an append kernel (AppendArgs): quantizes and stores new tokens' K and V. */
@@ -228,6 +233,12 @@ kvjit_status kvjit_kernel_spec(const kvjit_kernel* kernel, kvjit_spec* out);
 /* Bytes of split-KV workspace for up to `batch` sequences of `num_kv_heads` heads. */
 kvjit_status kvjit_kernel_decode_workspace_bytes(const kvjit_kernel* kernel, int32_t batch, int32_t num_kv_heads,
                                                  size_t* bytes);
+
+/* The CTA size (warps) and KV partitions a decode launch of `batch` sequences of `num_kv_heads` heads, the
+ * longest `max_seq_len` tokens, takes with cta_warps = num_splits = 0 and a workspace of
+ * kvjit_kernel_decode_workspace_bytes (max_seq_len = 0: no split). Either output may be NULL. */
+kvjit_status kvjit_kernel_decode_grid(const kvjit_kernel* kernel, int32_t batch, int32_t num_kv_heads,
+                                      int32_t max_seq_len, int32_t* cta_warps, int32_t* splits);
 
 /* Sets struct_size and every default (k_scale = v_scale = 1, the rest zero). */
 void kvjit_decode_args_init(kvjit_decode_args* args);

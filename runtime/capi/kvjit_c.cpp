@@ -1,6 +1,7 @@
 // The C API (runtime/capi/kvjit.h) over the C++ host-engine API. Its one job is translation: C structs to
 // C++ values, Result errors to status codes plus a thread-local message, and exceptions to KVJIT_ERROR_INTERNAL
 // (nothing may unwind into a C caller).
+#include <cstddef>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -29,12 +30,15 @@ namespace {
 using kvjit::Error;
 using kvjit::ErrorKind;
 
-// The size of each argument struct in ABI version 1. Later versions only append fields, so these are the
-// smallest struct_size ever valid; the asserts keep an edit of the header from silently changing them.
+// The size of each argument struct in ABI version 1's first release. Later versions only append fields, so
+// these are the smallest struct_size ever valid; the asserts keep an edit of the header from silently
+// changing them or the current sizes.
 constexpr size_t kDecodeArgsV1Size = 208;
 constexpr size_t kAppendArgsV1Size = 128;
-static_assert(sizeof(void*) != 8 || sizeof(kvjit_decode_args) == kDecodeArgsV1Size,
+constexpr size_t kDecodeArgsSize = 216;  // cta_warps appended
+static_assert(sizeof(void*) != 8 || sizeof(kvjit_decode_args) == kDecodeArgsSize,
               "kvjit_decode_args changed: append fields only, and keep kDecodeArgsV1Size");
+static_assert(offsetof(kvjit_decode_args, cta_warps) >= kDecodeArgsV1Size, "fields are appended only");
 static_assert(sizeof(void*) != 8 || sizeof(kvjit_append_args) == kAppendArgsV1Size,
               "kvjit_append_args changed: append fields only, and keep kAppendArgsV1Size");
 static_assert(sizeof(kvjit_spec) == 16 * sizeof(int32_t), "kvjit_spec is 16 int32 fields");
@@ -144,7 +148,8 @@ kvjit_spec to_c(const kvjit::Spec& s) {
 // ---- argument structs ----
 
 // Copies a caller's struct of `struct_size` bytes over the defaults: fields the caller's header did not have
-// keep their defaults; fields this library does not know must be zero.
+// keep their defaults; fields this library does not know must be zero: those past its struct and reserved_,
+// where the next field will go.
 template <typename T>
 kvjit::Result<T> read_args(const char* call, const T* in, size_t v1_size, void (*init)(T*)) {
   T out;
@@ -155,14 +160,17 @@ kvjit::Result<T> read_args(const char* call, const T* in, size_t v1_size, void (
                                                               " is smaller than any version of the struct (" +
                                                               std::to_string(v1_size) +
                                                               "); set it with the _init function");
+  const auto unknown_fields = [&] {
+    return kvjit::make_error(ErrorKind::invalid_argument, std::string(call) +
+                                                              ": the argument struct sets fields this library (ABI " +
+                                                              std::to_string(KVJIT_ABI_VERSION) + ", version " +
+                                                              KVJIT_VERSION_STRING + ") does not know");
+  };
   const auto* bytes = reinterpret_cast<const unsigned char*>(in);
   for (size_t i = sizeof(T); i < given; ++i)
-    if (bytes[i] != 0)
-      return kvjit::make_error(ErrorKind::invalid_argument, std::string(call) +
-                                                                ": the argument struct sets fields this library (ABI " +
-                                                                std::to_string(KVJIT_ABI_VERSION) + ", version " +
-                                                                KVJIT_VERSION_STRING + ") does not know");
+    if (bytes[i] != 0) return unknown_fields();
   std::memcpy(static_cast<void*>(&out), in, given < sizeof(T) ? given : sizeof(T));
+  if (out.reserved_ != 0) return unknown_fields();
   out.struct_size = sizeof(T);
   return out;
 }
@@ -208,6 +216,7 @@ kvjit::DecodeArgs to_cpp(const kvjit_decode_args& a) {
   d.workspace_bytes = a.workspace_bytes;
   d.num_splits = a.num_splits;
   d.pdl = a.pdl != 0;
+  d.cta_warps = a.cta_warps;
   return d;
 }
 
@@ -432,6 +441,19 @@ kvjit_status kvjit_kernel_decode_workspace_bytes(const kvjit_kernel* kernel, int
     if (batch <= 0 || num_kv_heads <= 0)
       return invalid_argument("kvjit_kernel_decode_workspace_bytes", "batch and num_kv_heads must be positive");
     *bytes = kernel->kernel->decode_workspace_bytes(batch, num_kv_heads);
+    return KVJIT_OK;
+  });
+}
+
+kvjit_status kvjit_kernel_decode_grid(const kvjit_kernel* kernel, int32_t batch, int32_t num_kv_heads,
+                                      int32_t max_seq_len, int32_t* cta_warps, int32_t* splits) {
+  return guarded("kvjit_kernel_decode_grid", [&] {
+    if (kernel == nullptr) return invalid_argument("kvjit_kernel_decode_grid", "kernel must be non-null");
+    if (batch <= 0 || num_kv_heads <= 0 || max_seq_len < 0)
+      return invalid_argument("kvjit_kernel_decode_grid",
+                              "batch and num_kv_heads must be positive, max_seq_len not negative");
+    if (cta_warps != nullptr) *cta_warps = kernel->kernel->decode_cta_warps(batch, num_kv_heads, max_seq_len);
+    if (splits != nullptr) *splits = kernel->kernel->decode_splits(batch, num_kv_heads, max_seq_len);
     return KVJIT_OK;
   });
 }

@@ -217,10 +217,11 @@ static void test_null_arguments(void) {
   kvjit_engine_destroy(engine);
   CHECK_STATUS(kvjit_kernel_spec(NULL, &spec), KVJIT_ERROR_INVALID_ARGUMENT);
   CHECK_STATUS(kvjit_kernel_decode_workspace_bytes(NULL, 1, 1, &n), KVJIT_ERROR_INVALID_ARGUMENT);
+  CHECK_STATUS(kvjit_kernel_decode_grid(NULL, 1, 1, 0, NULL, NULL), KVJIT_ERROR_INVALID_ARGUMENT);
   kvjit_decode_args_init(&decode);
   kvjit_append_args_init(&append);
   CHECK(decode.struct_size == sizeof decode && decode.k_scale == 1.0f && decode.v_scale == 1.0f && decode.q == NULL &&
-        decode.pdl == 0);
+        decode.pdl == 0 && decode.cta_warps == 0);
   CHECK(append.struct_size == sizeof append && append.k_scale == 1.0f && append.num_tokens == 0);
   CHECK_STATUS(kvjit_kernel_decode(NULL, NULL, &decode), KVJIT_ERROR_INVALID_ARGUMENT);
   CHECK_STATUS(kvjit_kernel_append(NULL, NULL, &append), KVJIT_ERROR_INVALID_ARGUMENT);

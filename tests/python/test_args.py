@@ -33,6 +33,8 @@ DECODE_ERRORS = [
     (dict(softcap=30.0), "softcap=30.0 needs a spec with softcap=1"),
     (dict(window=-1), "window: expected an int >= 0, got -1"),
     (dict(pdl=1), "pdl: expected a bool, got 1"),
+    (dict(cta_warps=-4), "cta_warps: expected an int >= 0, got -4"),
+    (dict(cta_warps=4.0), "cta_warps: expected an int >= 0, got 4.0"),
     (dict(seq_capacity=100), "seq_capacity is not used by paging=table"),
     (dict(q=np.zeros((3, 8, 64), np.float16)), "q is on cpu; kvjit kernels read CUDA device memory"),
     (dict(q=[[0.0]]), "q: expected a torch tensor or an object with __cuda_array_interface__ or __dlpack__, got list"),
@@ -161,3 +163,12 @@ def test_pdl_reaches_the_launch_arguments():
     for pdl in (False, True):
         launch, _, _, _ = check_decode(spec, None, **args, pdl=pdl)
         assert launch["pdl"] is pdl
+
+
+def test_cta_warps_reaches_the_launch_arguments():
+    from kvjit._launch import check_decode
+
+    spec, args = valid_decode_args()
+    for warps in (0, 4, 6):
+        launch, _, _, _ = check_decode(spec, None, **args, cta_warps=warps)
+        assert launch["cta_warps"] == warps

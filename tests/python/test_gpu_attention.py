@@ -137,6 +137,34 @@ def test_programmatic_dependent_launch_matches_the_reference():
     assert torch.equal(plain, chained), "a launch with pdl differs from the plain one"
 
 
+def test_cta_sizes_and_the_grid_query():
+    """decode_grid reports the launch's own choice; cta_warps fixes either CTA size the kernel runs (a one-byte
+    format at head_dim 128 runs 4 and 6 warps where tensor cores are used, 4 elsewhere), each giving the
+    reference result; a size the kernel lacks is refused before anything is launched."""
+    spec = kvjit.Spec("decode:hd=128,gqa=4,kv=int8")
+    kernel = kvjit.default_engine().get(spec)
+    warps, splits = kernel.decode_grid(64, 8, 4096)
+    assert warps in (4, 6) and splits >= 1
+    assert kernel.decode_grid(1, 8, 0)[1] == 1, "without a longest length nothing splits"
+    assert kernel.decode_grid(1, 8, 32768)[1] > 1, "one sequence of 32768 tokens splits"
+    with pytest.raises(ValueError, match="max_seq_len must be an int >= 0"):
+        kernel.decode_grid(1, 8, -1)
+    lens = [4096, 1500]
+    workspace = torch.zeros(kernel.decode_workspace_bytes(len(lens), 2), dtype=torch.uint8, device=DEVICE)
+    ran = []
+    for w in (4, 6):
+        try:
+            run_decode(spec, lens, workspace=workspace, max_seq_len=max(lens), cta_warps=w, pdl=True)
+            ran.append(w)
+        except kvjit.ArgumentError as e:
+            assert w == 6 and "cta_warps=6: this kernel runs CTAs of 4 warps" in str(e), str(e)
+    assert 4 in ran
+    if torch.cuda.get_device_capability() >= (8, 0):
+        assert ran == [4, 6], "tensor-core kernels of one-byte formats at head_dim 128 run CTAs of 6 too"
+    with pytest.raises(kvjit.ArgumentError, match="cta_warps=5: this kernel runs CTAs of 4"):
+        run_decode(spec, lens, cta_warps=5)
+
+
 def test_split_workspace_is_zeroed_once():
     """The documented contract (launch_args.h): a workspace of decode_workspace_bytes(batch, heads), zeroed once
     after allocation, serves every later launch, including ones with another split count or a smaller batch (a

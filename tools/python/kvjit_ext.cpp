@@ -212,6 +212,7 @@ const std::map<std::string, Setter<kvjit::DecodeArgs>>& decode_fields() {
       {"max_seq_len", value_field(&A::max_seq_len)},
       {"num_splits", value_field(&A::num_splits)},
       {"pdl", value_field(&A::pdl)},
+      {"cta_warps", value_field(&A::cta_warps)},
   };
   return table;
 }
@@ -386,6 +387,13 @@ NB_MODULE(_kvjit, m) {
             return k.kernel->decode_workspace_bytes(batch, num_kv_heads);
           },
           "batch"_a, "num_kv_heads"_a)
+      .def(
+          "decode_grid",
+          [](const PyKernel& k, int batch, int num_kv_heads, int max_seq_len) {
+            return std::make_pair(k.kernel->decode_cta_warps(batch, num_kv_heads, max_seq_len),
+                                  k.kernel->decode_splits(batch, num_kv_heads, max_seq_len));
+          },
+          "batch"_a, "num_kv_heads"_a, "max_seq_len"_a)
       .def("decode", &launch_decode, "stream"_a, "args"_a)
       .def("append", &launch_append, "stream"_a, "args"_a);
 

@@ -149,6 +149,8 @@ TEST(BadInputCapi, NullPointers) {
        "kvjit_kernel_spec: kernel and out must be non-null"},
       {"workspace kernel", [&] { return kvjit_kernel_decode_workspace_bytes(nullptr, 1, 1, &n); }, bad,
        "kvjit_kernel_decode_workspace_bytes: kernel and bytes must be non-null"},
+      {"grid kernel", [&] { return kvjit_kernel_decode_grid(nullptr, 1, 1, 0, nullptr, nullptr); }, bad,
+       "kvjit_kernel_decode_grid: kernel must be non-null"},
       {"decode kernel", [&] { return kvjit_kernel_decode(nullptr, nullptr, &decode); }, bad,
        "kvjit_kernel_decode: kernel and args must be non-null"},
       {"append kernel", [&] { return kvjit_kernel_append(nullptr, nullptr, &append); }, bad,

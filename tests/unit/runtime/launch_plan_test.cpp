@@ -334,6 +334,30 @@ TEST(LaunchPlan, ACtaSizeAskedForMustBeOneTheKernelRuns) {
       << plan.error().message;
 }
 
+// A fixed CTA size takes that size's own split choice, whichever size the launch would have chosen.
+TEST(LaunchPlan, AFixedCtaSizeSplitsForItsOwnSlots) {
+  const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=e4m3,arch=sm_90").value_or_throw();
+  const LaunchShape shape = launch_shape(spec);
+  const DeviceSlots h100{132, 3, 2};
+  bool sizes_split_differently = false;
+  for (int batch : {1, 4, 16, 40, 64}) {
+    // Room for any automatic split count (the device-sized workspace holds only the chosen size's).
+    DecodeArgs a = split_args(batch, 32768, decode_workspace_bytes(spec, shape, batch, 8, kAutoMaxSplits));
+    const int narrow = choose_splits(spec, shape.with_warps(4), batch, 8, 32768, DeviceSlots(132, 3));
+    const int wide = choose_splits(spec, shape.with_warps(6), batch, 8, 32768, h100.wide());
+    sizes_split_differently |= narrow != wide;
+    for (auto [warps, splits] : {std::pair{4, narrow}, std::pair{6, wide}}) {
+      a.cta_warps = warps;
+      DecodeParams p;
+      auto plan = plan_decode(spec, shape, a, h100, &p);
+      ASSERT_TRUE(plan.ok()) << plan.error().message;
+      EXPECT_EQ(plan->grid[2], static_cast<unsigned>(splits)) << "batch " << batch << ", " << warps << " warps";
+      EXPECT_EQ(p.num_splits, splits);
+    }
+  }
+  EXPECT_TRUE(sizes_split_differently) << "the table above must tell the two sizes' choices apart";
+}
+
 // The device workspace holds the partitions of whichever size each batch takes.
 TEST(LaunchPlan, DeviceWorkspaceHoldsTheSplitsOfBothCtaSizes) {
   const Spec spec = parse_spec("decode:hd=128,gqa=4,kv=q8,arch=sm_90").value_or_throw();

@@ -235,7 +235,7 @@ def _int(c: _Checker, name, value, minimum=0):
 def check_decode(spec: Spec, kernel_device, q, k_cache, v_cache, *, block_table=None, seq_lens=None, indptr=None,
                  indices=None, last_page_len=None, k_scales=None, v_scales=None, out=None, lse=None,
                  sm_scale=None, k_scale=1.0, v_scale=1.0, softcap=0.0, window=0, seq_capacity=None,
-                 workspace=None, max_seq_len=0, num_splits=0, pdl=False, allocate_out=True):
+                 workspace=None, max_seq_len=0, num_splits=0, cta_warps=0, pdl=False, allocate_out=True):
     """Checks decode arguments against `spec`; returns (launch dict, q view, out, checker). Without `out`,
     allocates it like q (torch) when allocate_out, else leaves it unchecked."""
     s = spec
@@ -309,6 +309,7 @@ def check_decode(spec: Spec, kernel_device, q, k_cache, v_cache, *, block_table=
     args["window"] = _int(c, "window", window)
     args["max_seq_len"] = _int(c, "max_seq_len", max_seq_len)
     args["num_splits"] = _int(c, "num_splits", num_splits)
+    args["cta_warps"] = _int(c, "cta_warps", cta_warps)  # a size the kernel lacks is refused at launch
     if not isinstance(pdl, bool) and type(pdl).__name__ != "bool_":  # bool or numpy.bool_
         c.fail(f"pdl: expected a bool, got {pdl!r}")
     args["pdl"] = bool(pdl)
@@ -364,6 +365,15 @@ class Kernel:
         """Bytes of split-KV workspace for up to `batch` sequences (allocate once, zero once)."""
         return self._native.decode_workspace_bytes(batch, num_kv_heads)
 
+    def decode_grid(self, batch: int, num_kv_heads: int, max_seq_len: int = 0) -> tuple[int, int]:
+        """(warps a CTA, KV partitions a sequence) that a decode launch takes with cta_warps=0 and num_splits=0
+        and a workspace of decode_workspace_bytes (max_seq_len: its longest sequence; 0: no split)."""
+        for name, value, minimum in (("batch", batch, 1), ("num_kv_heads", num_kv_heads, 1),
+                                     ("max_seq_len", max_seq_len, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ValueError(f"decode_grid: {name} must be an int >= {minimum}, got {value!r}")
+        return tuple(self._native.decode_grid(batch, num_kv_heads, max_seq_len))
+
     def decode(self, q, k_cache, v_cache, *, stream=None, **kwargs):
         """Attention of one new token per sequence over the cache; returns `out` ([batch, num_q_heads, head_dim]).
 
@@ -371,8 +381,9 @@ class Kernel:
         (paging=contig: [batch] pointer arrays and seq_capacity=). Paging: block_table + seq_lens (table),
         indptr + indices + last_page_len (csr), seq_lens (contig). k_scales / v_scales for kv=int8 and q8.
         Optional: out, lse ([batch, num_q_heads] float32), sm_scale (default 1/sqrt(head_dim)), k_scale /
-        v_scale (fp8), softcap, window, workspace + max_seq_len / num_splits (split-KV), pdl (programmatic
-        dependent launch on sm_90+: the launch overlaps the previous kernel's end; same results), stream.
+        v_scale (fp8), softcap, window, workspace + max_seq_len / num_splits (split-KV), cta_warps (0: chosen per
+        launch; else one of the kernel's CTA sizes, see decode_grid), pdl (programmatic dependent launch on
+        sm_90+: the launch overlaps the previous kernel's end; same results), stream.
         """
         return self._decode(self.spec, q, k_cache, v_cache, stream, kwargs)
 
