@@ -18,6 +18,9 @@
 namespace kvjit::cli {
 namespace {
 
+// The soft cap a softcap=1 spec is timed with: Gemma 2's attention logit cap.
+constexpr float kBenchSoftcap = 50.0f;
+
 struct BenchOptions {
   std::vector<std::string> specs = {"decode:hd=128,page=16,gqa=4,kv=f16", "decode:hd=128,page=16,gqa=4,kv=int8"};
   std::vector<int> batches = {1, 8, 32, 128};
@@ -211,6 +214,7 @@ Row bench_decode(Engine& engine, const DriverApi* api, const Spec& spec, int bat
   args.seq_lens = reinterpret_cast<const int32_t*>(lens_dev.ptr);
   args.max_blocks_per_seq = pages_per_seq;
   args.sm_scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
+  if (spec.softcap) args.softcap = kBenchSoftcap;
   // Split-KV workspace, zeroed once: small batches spread long contexts over the SMs. A forced partition
   // count gets a workspace of exactly its size.
   DeviceMemory workspace(api, splits > 0 ? decode_workspace_bytes((*kernel)->spec(), (*kernel)->shape(), batch,
@@ -328,6 +332,7 @@ Row bench_dequant_then_decode(Engine& engine, const DriverApi* api, const Spec& 
   args.seq_lens = reinterpret_cast<const int32_t*>(lens_dev.ptr);
   args.max_blocks_per_seq = pages_per_seq;
   args.sm_scale = 1.0f / std::sqrt(static_cast<float>(spec.head_dim));
+  if (spec.softcap) args.softcap = kBenchSoftcap;
   DeviceMemory workspace(api, (*kernel)->decode_workspace_bytes(batch, kv_heads));
   BENCH_CU(cuMemsetD8_(workspace.ptr, 0, workspace.bytes));
   args.workspace = reinterpret_cast<void*>(workspace.ptr);

@@ -179,7 +179,7 @@ __device__ __forceinline__ void merge_splits(const DecodeParams& p, DecodeSmem<W
     }
 #pragma unroll
     for (int off = 16; off > 0; off /= 2) sum += shfl_xor(sum, off);
-    const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+    const float inv = sum > 0.0f ? div_full(1.0f, sum) : 0.0f;
 #pragma unroll
     for (int j = 0; j < kMaxSplits / 32; ++j)
       weights[h * (warps * HD) + lane + 32 * j] = lane + 32 * j < n ? lz[j] * inv : 0.0f;  // zeros: see below
@@ -260,7 +260,7 @@ __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<
       float m_all, l_all, o;
       merge_warps(s, warps, h, d, &m_all, &l_all, &o);
       const i64 q_row = static_cast<i64>(b) * num_q_heads + q_head0 + h;
-      static_cast<u16*>(p.o)[q_row * HD + d] = QElem::from_f32(l_all > 0.0f ? o / l_all * out_scale : 0.0f);
+      static_cast<u16*>(p.o)[q_row * HD + d] = QElem::from_f32(l_all > 0.0f ? div_full(o, l_all) * out_scale : 0.0f);
       if (p.lse != nullptr && d == 0) p.lse[q_row] = l_all > 0.0f ? (m_all + lg2(l_all)) * kLn2 : neg_inf;
     }
     return;
@@ -274,7 +274,7 @@ __device__ __forceinline__ void finish_decode(const DecodeParams& p, DecodeSmem<
     float m_all, l_all, o;
     merge_warps(s, warps, h, d, &m_all, &l_all, &o);
     const i64 part = (static_cast<i64>(b) * num_q_heads + q_head0 + h) * p.num_splits + split;
-    ws.o[part * HD + d] = l_all > 0.0f ? o / l_all : 0.0f;
+    ws.o[part * HD + d] = l_all > 0.0f ? div_full(o, l_all) : 0.0f;
     if (d == 0) {
       ws.ml[part * 2] = m_all;
       ws.ml[part * 2 + 1] = l_all;
@@ -309,8 +309,8 @@ struct SplitRange {
 
 // score = softcap * tanh(raw / softcap), tanh from ex2 (tanh.approx is too coarse for a 1e-3 budget).
 __device__ __forceinline__ float soft_cap(float raw, float cap) {
-  const float e = ex2(2.0f * kLog2e * raw / cap);
-  return cap * (1.0f - 2.0f / (e + 1.0f));
+  const float e = ex2(2.0f * kLog2e * div_full(raw, cap));
+  return cap * (1.0f - div_full(2.0f, e + 1.0f));  // e = inf: the cap, as tanh(inf) = 1
 }
 
 }  // namespace kvjit

@@ -38,6 +38,14 @@ __device__ __forceinline__ float ex2(float x) {
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
   return y;
 }
+// a / b within 2 ulp over the full range (PTX div.full). An IEEE division (div.rn) is a longer sequence with
+// a slow-path subroutine for ptxas to compile: the CTA end's three cost ~20 ms of a decode kernel's cold
+// compile (NVRTC 13), and the soft cap's two sit in the tile loop.
+__device__ __forceinline__ float div_full(float a, float b) {
+  float y;
+  asm("div.full.f32 %0, %1, %2;" : "=f"(y) : "f"(a), "f"(b));
+  return y;
+}
 __device__ __forceinline__ float lg2(float x) {
   float y;
   asm("lg2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
