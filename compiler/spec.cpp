@@ -311,9 +311,9 @@ Status validate(const Spec& s) {
 }
 
 bool mma_supported(const Spec& s) {
-  if (s.kind != Kind::decode || s.kv == KvDtype::bf16) return false;
+  if (s.kind != Kind::decode) return false;
   if (s.head_dim % 32 != 0 || s.head_dim > 256) return false;
-  if (s.kv == KvDtype::f16 && s.head_dim > 128) return false;
+  if (kv_element_bytes(s.kv) == 2 && s.head_dim > 128) return false;
   if (s.kv == KvDtype::q8 && (s.head_dim & (s.head_dim - 1)) != 0) return false;
   return true;
 }
@@ -323,8 +323,8 @@ bool uses_tensor_cores(const Spec& s) {
 }
 
 std::string mma_rule() {
-  return "needs a decode kernel with kv=f16 (hd up to 128), int8, e4m3, e5m2 or q8 (hd a power of two) and hd a "
-         "multiple of 32 up to 256";
+  return "needs a decode kernel with kv=f16 or bf16 (hd up to 128), int8, e4m3, e5m2 or q8 (hd a power of two) and "
+         "hd a multiple of 32 up to 256";
 }
 
 Result<Spec> parse_spec(std::string_view text) {

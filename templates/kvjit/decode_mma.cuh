@@ -34,6 +34,9 @@ struct MmaShape {
   static constexpr int kKWords = kKDims * kBytes / 4;
   static constexpr int kVWords = kVDims * kBytes / 4;
   static constexpr int kRowWords = HD * kBytes / 4;
+  // Q's A-fragment words per k-step: an f16 pair each for rows g (2 words), or for bf16 caches a head and a
+  // tail pair each (split_bf16x2: words 2, 3 are the tails).
+  static constexpr int kQWords = Fmt::kMmaBf16 ? 4 : 2;
   static constexpr int kSteps = HD / 16;     // k-steps of S, m-tiles of O^T
   static constexpr int kQuads = kVDims / 4;  // 4-dim groups of the V slice (two m-tiles each)
   // q8: 32-element scale blocks touched by a K / V slice (slices never straddle a block boundary unless
@@ -142,7 +145,7 @@ struct MmaState {
 
 template <class C>
 __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTile<C>& x,
-                                              const u32 (&qa)[MmaShape<C>::kSteps][2], int tile, int t_end, int t,
+                                              const u32 (&qa)[MmaShape<C>::kSteps][MmaShape<C>::kQWords], int tile, int t_end, int t,
                                               MmaState<C>& st) {
   typedef MmaShape<C> S;
   typedef typename C::Format Fmt;
@@ -166,7 +169,11 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
         b0 = mul_f16x2(b0, sc2);
         b1 = mul_f16x2(b1, sc2);
       }
-      mma_16816(s[j], a, b0, b1);
+      mma_16816<Fmt::kMmaBf16>(s[j], a, b0, b1);
+      if constexpr (Fmt::kMmaBf16) {
+        const u32 a_tail[4] = {qa[c][2], 0u, qa[c][3], 0u};
+        mma_16816<true>(s[j], a_tail, b0, b1);
+      }
     }
   }
 
@@ -205,7 +212,14 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
   if constexpr (Fmt::kRowScale)
 #pragma unroll
     for (int r = 0; r < 4; ++r) pr[r] *= Fmt::scale_of(x.vs[r]);
-  const u32 pb0 = pack_f16x2(pr[0], pr[1]), pb1 = pack_f16x2(pr[2], pr[3]);
+  u32 pb0, pb1, pt0 = 0u, pt1 = 0u;  // pt: the bf16 tails (bf16 caches only)
+  if constexpr (Fmt::kMmaBf16) {
+    split_bf16x2(pr[0], pr[1], pb0, pt0);
+    split_bf16x2(pr[2], pr[3], pb1, pt1);
+  } else {
+    pb0 = pack_f16x2(pr[0], pr[1]);
+    pb1 = pack_f16x2(pr[2], pr[3]);
+  }
 
 #pragma unroll
   for (int q = 0; q < S::kQuads; ++q) {
@@ -224,8 +238,12 @@ __device__ __forceinline__ void mma_tile_math(const DecodeParams& p, const MmaTi
     }
     const u32 a0[4] = {lo[0], lo[1], hi[0], hi[1]};  // m-tile 2q: dims 4q (row g), 4q+1 (row g+8)
     const u32 a1[4] = {lo[2], lo[3], hi[2], hi[3]};  // m-tile 2q+1: dims 4q+2, 4q+3
-    mma_16816(st.acc[2 * q], a0, pb0, pb1);
-    mma_16816(st.acc[2 * q + 1], a1, pb0, pb1);
+    mma_16816<Fmt::kMmaBf16>(st.acc[2 * q], a0, pb0, pb1);
+    mma_16816<Fmt::kMmaBf16>(st.acc[2 * q + 1], a1, pb0, pb1);
+    if constexpr (Fmt::kMmaBf16) {
+      mma_16816<true>(st.acc[2 * q], a0, pt0, pt1);
+      mma_16816<true>(st.acc[2 * q + 1], a1, pt0, pt1);
+    }
   }
 }
 
@@ -252,8 +270,8 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
   const SplitRange range(p, seq.len);
 
   // Q as the A fragments of S: head g, slice t, pre-scaled (see decode.cuh) and rounded to f16, clamped to
-  // f16's range (a bf16 q could exceed it).
-  u32 qa[S::kSteps][2];
+  // f16's range (a bf16 q could exceed it); for a bf16 cache split into bf16 head and tail pairs.
+  u32 qa[S::kSteps][S::kQWords];
   {
     const float k_fold = Fmt::kTensorScaled ? p.k_scale : 1.0f;
     const float q_scale = C::kSoftcap ? p.sm_scale * k_fold : p.sm_scale * kLog2e * k_fold;
@@ -273,9 +291,13 @@ __device__ __forceinline__ void decode_mma_body(const DecodeParams& p) {
         const u32 w = words[2 * c + half];
         float lo = C::QElem::to_f32(static_cast<u16>(w & 0xffffu)) * q_scale;
         float hi = C::QElem::to_f32(static_cast<u16>(w >> 16)) * q_scale;
-        lo = lo > 65504.0f ? 65504.0f : (lo < -65504.0f ? -65504.0f : lo);
-        hi = hi > 65504.0f ? 65504.0f : (hi < -65504.0f ? -65504.0f : hi);
-        qa[c][half] = pack_f16x2(lo, hi);
+        if constexpr (Fmt::kMmaBf16) {
+          split_bf16x2(lo, hi, qa[c][half], qa[c][2 + half]);
+        } else {
+          lo = lo > 65504.0f ? 65504.0f : (lo < -65504.0f ? -65504.0f : lo);
+          hi = hi > 65504.0f ? 65504.0f : (hi < -65504.0f ? -65504.0f : hi);
+          qa[c][half] = pack_f16x2(lo, hi);
+        }
       }
   }
 

@@ -14,7 +14,9 @@
 //   store_row(...)                quantize and write one row; one warp, lanes striding over vectors
 //
 // The tensor-core decode (decode_mma.cuh) reads the same bytes as f16 pairs:
-//   kMma                          true if the format has that path (its values are exact in f16)
+//   kMma                          true if the format has that path (its values are exact in f16, or bf16)
+//   kMmaBf16                      true if its pairs are bf16 (bf16 caches): Q and the probabilities are
+//                                 rounded to bf16 for the products, instead of f16
 //   kMmaElemBytes                 bytes per stored element (1 or 2)
 //   kMmaPostScale                 a constant factor the f16 decode leaves out (folded into scores / output)
 //   kRowScale, kBlockScale        scale per row (int8: applied to scores and probabilities) or per 32-element
@@ -128,8 +130,9 @@ struct FormatPlain {
   static constexpr int kElemBytes = 2;
   static constexpr bool kTensorScaled = false;
   static constexpr float kPostScale = 1.0f;
-  // bf16 values are not all f16 values: bf16 caches keep the CUDA-core path.
-  static constexpr bool kMma = Elem::kIsF16;
+  // bf16 values are not all f16 values: bf16 caches multiply bf16 pairs.
+  static constexpr bool kMma = true;
+  static constexpr bool kMmaBf16 = !Elem::kIsF16;
   static constexpr int kMmaElemBytes = 2;
   static constexpr float kMmaPostScale = 1.0f;
   static constexpr bool kRowScale = false, kBlockScale = false;
@@ -170,6 +173,7 @@ struct FormatInt8T {
   static constexpr bool kTensorScaled = false;
   static constexpr float kPostScale = 1.0f;
   static constexpr bool kMma = true;
+  static constexpr bool kMmaBf16 = false;
   static constexpr int kMmaElemBytes = 1;
   static constexpr float kMmaPostScale = 1.0f;
   static constexpr bool kRowScale = true, kBlockScale = false;
@@ -215,6 +219,7 @@ struct FormatQ8T {
   static constexpr bool kTensorScaled = false;
   static constexpr float kPostScale = 1.0f;
   static constexpr bool kMma = true;
+  static constexpr bool kMmaBf16 = false;
   static constexpr int kMmaElemBytes = 1;
   static constexpr float kMmaPostScale = 1.0f;
   static constexpr bool kRowScale = false, kBlockScale = true;
@@ -262,6 +267,7 @@ struct FormatFp8 {
   typedef Fp8Convert<F, kHardware> Convert;
   static constexpr float kPostScale = Convert::kPostScale;
   static constexpr bool kMma = true;
+  static constexpr bool kMmaBf16 = false;
   static constexpr int kMmaElemBytes = 1;
   static constexpr float kMmaPostScale = Convert::kMmaPostScale;
   static constexpr bool kRowScale = false, kBlockScale = false;

@@ -12,12 +12,21 @@
 
 namespace kvjit {
 
+// kBf16: the pairs are bf16 instead (same layout), for bf16 caches.
+template <bool kBf16 = false>
 __device__ __forceinline__ void mma_16816(float (&c)[4], const u32 (&a)[4], u32 b0, u32 b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-      "{%0, %1, %2, %3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  if constexpr (kBf16)
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+  else
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 
 // Two floats to an f16 pair (lo in the low half), round to nearest even.
@@ -25,6 +34,19 @@ __device__ __forceinline__ u32 pack_f16x2(float lo, float hi) {
   u32 r;
   asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
   return r;
+}
+// Two floats to a bf16 pair (lo in the low half), round to nearest even.
+__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
+  u32 r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+// Two floats as two bf16 pairs whose sum carries 16 significant bits (head + tail, each rounded to nearest):
+// a product with a bf16 operand taken as head and tail is as exact as an f16 one, where a single bf16 pair
+// (8 bits) left decode errors of 2.3e-3 relative and 2e-3 in the LSE on an H100.
+__device__ __forceinline__ void split_bf16x2(float lo, float hi, u32& head, u32& tail) {
+  head = pack_bf16x2(lo, hi);
+  tail = pack_bf16x2(lo - bits_to_f32(head << 16), hi - bits_to_f32(head & 0xffff0000u));
 }
 __device__ __forceinline__ u32 sub_f16x2(u32 a, u32 b) {
   u32 r;

@@ -29,7 +29,7 @@ std::vector<DecodeCase> mma_matrix() {
   std::mt19937 rng(4242);
   const int pages[] = {1, 16, 32, 256};
   const int gqas[] = {1, 4, 8, 16, 6};
-  for (KvDtype kv : {KvDtype::f16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
+  for (KvDtype kv : {KvDtype::f16, KvDtype::bf16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
     for (QDtype q : {QDtype::f16, QDtype::bf16})
       for (int hd : {32, 64, 96, 128, 256})
         for (Layout layout : {Layout::nhd, Layout::hnd})
@@ -143,7 +143,7 @@ TEST(GpuMmaDecode, AgreesWithCudaCoreBody) {
   KVJIT_REQUIRE_GPU();
   double worst = 0;
   int n = 0;
-  for (KvDtype kv : {KvDtype::f16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
+  for (KvDtype kv : {KvDtype::f16, KvDtype::bf16, KvDtype::int8, KvDtype::q8, KvDtype::e4m3, KvDtype::e5m2})
     for (int gqa : {1, 4, 8}) {
       DecodeCase c;
       c.spec.kv = kv;

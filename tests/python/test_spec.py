@@ -44,9 +44,10 @@ def test_options_survive_replace():
     assert str(spec.replace(mma=False)).endswith(",mma=0")
     assert spec.replace(mma=None) == kvjit.Spec("decode:kv=int8,gqa=4")
     assert kvjit.Spec("decode:kv=int8").mma is None
-    assert kvjit.Spec("decode:kv=bf16", mma=False).mma is None  # no tensor-core body: the same kernel as auto
+    # No tensor-core body (2-byte formats stop at head_dim 128): mma=0 is the same kernel as auto.
+    assert kvjit.Spec("decode:kv=bf16,hd=256", mma=False).mma is None
     with pytest.raises(ValueError, match="mma=1"):
-        kvjit.Spec("decode:kv=bf16,mma=1")
+        kvjit.Spec("decode:kv=bf16,hd=256,mma=1")
 
 
 def test_equality_hash_pickle():

@@ -37,7 +37,7 @@ TEST(MmaOptionTest, PrintsOnlyWhenSetAndRoundTrips) {
 
 // mma=0 where there is no tensor-core body names the same kernel as the default: one text, one struct.
 TEST(MmaOptionTest, OffWithoutATensorCoreBodyIsTheDefault) {
-  for (const char* text : {"decode:kv=bf16,hd=128", "decode:kv=int8,hd=80", "append:kv=int8,hd=128"}) {
+  for (const char* text : {"decode:kv=bf16,hd=256", "decode:kv=int8,hd=80", "append:kv=int8,hd=128"}) {
     SCOPED_TRACE(text);
     const Spec plain = parsed(text);
     const Spec off = parsed(std::string(text) + ",mma=0");
@@ -53,7 +53,8 @@ TEST(MmaOptionTest, AutoTakesTheTensorCoresWhereSupported) {
   EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=int8")));
   EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=f16")));
   EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=int8,mma=0")));
-  EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=bf16")));
+  EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=bf16")));
+  EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=256,gqa=4,kv=bf16")));
   EXPECT_FALSE(uses_tensor_cores(parsed("decode:hd=80,gqa=4,kv=int8")));
   EXPECT_FALSE(uses_tensor_cores(parsed("append:hd=128,kv=int8")));
   EXPECT_TRUE(uses_tensor_cores(parsed("decode:hd=128,gqa=4,kv=int8,mma=1")));
@@ -68,7 +69,8 @@ TEST(MmaOptionTest, InvalidWhereTheBodyDoesNotServe) {
       {"decode:kv=f16,hd=128,mma=1", true},   {"decode:kv=int8,hd=256,mma=1", true},
       {"decode:kv=q8,hd=64,mma=1", true},     {"decode:kv=e4m3,hd=32,mma=1", true},
       {"decode:kv=e5m2,hd=96,mma=1", true},   {"decode:kv=int8,hd=96,q=bf16,mma=1", true},
-      {"decode:kv=bf16,hd=128,mma=1", false},  // bf16 values are not all f16 values
+      {"decode:kv=bf16,hd=128,mma=1", true},   // bf16 pairs
+      {"decode:kv=bf16,hd=256,mma=1", false},  // the tile would spill, as for f16
       {"decode:kv=f16,hd=256,mma=1", false},   // the tile would spill
       {"decode:kv=q8,hd=96,mma=1", false},     // a lane's slice would straddle a scale block
       {"decode:kv=int8,hd=80,mma=1", false},   // not a multiple of 32
@@ -85,7 +87,7 @@ TEST(MmaOptionTest, InvalidWhereTheBodyDoesNotServe) {
       EXPECT_NE(r.error().message.find("mma"), std::string::npos) << r.error().message;
     }
   }
-  auto r = parse_spec("decode:kv=bf16,mma=1");
+  auto r = parse_spec("decode:kv=bf16,hd=256,mma=1");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "mma=1: " + mma_rule());
 }
